@@ -1,0 +1,282 @@
+// evaluate.cpp - DESIGN.md's policy semantics, one recipient at a time.
+//
+// The order matters and is the documented one: a message over the hop
+// limit is refused for every recipient; a recipient outside the local
+// domains is untouched; a blocked recipient gets nothing else; a message
+// carrying a loop marker is delivered but triggers no forward and no reply;
+// then the forward rule, then the out-of-office rule, each from the most
+// specific key that has one. Pure: the time and the reply history are
+// handed in. Throws only std::bad_alloc.
+#include "policy/engine/evaluate.hpp"
+
+#include <algorithm>
+#include <ctime>
+#include <set>
+
+#include "policy/engine/address.hpp"
+
+namespace sesame::engine {
+
+const char* to_string(Verdict v)
+{
+    switch (v) {
+    case Verdict::deliver: return "deliver";
+    case Verdict::reject: return "reject";
+    case Verdict::discard: return "discard";
+    case Verdict::defer: return "defer";
+    }
+    return "?";
+}
+
+const char* to_string(Route r) { return r == Route::internal ? "internal" : "external"; }
+const char* to_string(ForwardMode m) { return m == ForwardMode::redirect ? "redirect" : "resend"; }
+
+namespace {
+
+// What every recipient of one message shares: computed once.
+struct MessageFacts {
+    std::string sender;                    // normalised; "" for the null sender
+    std::optional<std::string> from;       // normalised From: address
+    std::set<std::string> to_cc;           // normalised To/Cc addresses
+    std::set<std::string> delivered_to;    // normalised Delivered-To/X-Original-To
+    std::set<std::string> original_to;     // normalised X-Original-To
+    bool loop = false;
+    bool too_many_hops = false;
+};
+
+std::set<std::string> normalised_set(const std::vector<std::string>& list)
+{
+    std::set<std::string> out;
+    for (const auto& a : list)
+        if (auto p = parse_address(a)) out.insert(p->full());
+    return out;
+}
+
+std::string join(const std::vector<std::string>& v, std::string_view sep)
+{
+    std::string out;
+    for (const auto& s : v) {
+        if (!out.empty()) out += sep;
+        out += s;
+    }
+    return out;
+}
+
+std::string utc_time(Time t)
+{
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+void check_blocks(const Snapshot& snap, const MessageFacts& m, const std::vector<std::string>& keys,
+                  RecipientDecision& d)
+{
+    if (auto hit = snap.blocks().find(m.sender, keys)) {
+        d.verdict = Verdict::reject;
+        d.smtp = kReplyBlockedSender;
+        d.trace.push_back("block " + std::string(hit->pattern) + " matched envelope sender (key " +
+                          std::string(hit->key) + ")");
+        return;
+    }
+    if (m.from && *m.from != m.sender) {
+        if (auto hit = snap.blocks().find(*m.from, keys)) {
+            d.verdict = Verdict::reject;
+            d.smtp = kReplyBlockedFrom;
+            d.blocked_by_header = true;
+            d.trace.push_back("block " + std::string(hit->pattern) + " matched From header " + *m.from +
+                              " (key " + std::string(hit->key) + ")");
+            return;
+        }
+    }
+    d.trace.push_back("no block matched " + std::string(m.from ? "envelope sender or From header" : "envelope sender") +
+                      " (keys " + join(keys, ", ") + ")");
+}
+
+void apply_forward(const Snapshot& snap, const MessageFacts& m, const Address& rcpt,
+                   const std::vector<std::string>& keys, RecipientDecision& d)
+{
+    std::string key;
+    const ForwardRule* rule = snap.forward_for(keys, &key);
+    if (!rule) return;
+    if (m.loop) {
+        d.trace.push_back("forward (key " + key + ") skipped: message carries a loop marker");
+        return;
+    }
+    const std::string self = rcpt.full();
+    const std::string base = base_address(rcpt, snap.settings().recipient_delimiter);
+    std::vector<std::string> internal, external;
+    for (const auto& target : rule->targets) {
+        auto t = parse_address(target);
+        if (!t) {
+            d.trace.push_back("forward target \"" + target + "\" skipped: not an address");
+            continue;
+        }
+        const std::string addr = t->full();
+        if (addr == self || addr == base) {
+            d.trace.push_back("forward target " + addr + " skipped: it is the original recipient");
+            continue;
+        }
+        if (m.delivered_to.count(addr)) {
+            d.trace.push_back("forward target " + addr + " skipped: already in Delivered-To/X-Original-To");
+            continue;
+        }
+        (snap.is_local_domain(t->domain) ? internal : external).push_back(addr);
+    }
+    if (internal.empty() && external.empty()) {
+        d.trace.push_back("forward (key " + key + "): no target left, delivered to the mailbox");
+        return;
+    }
+    for (auto [list, route] : {std::pair{&internal, Route::internal}, std::pair{&external, Route::external}})
+        if (!list->empty()) d.forwards.push_back({*list, route, rule->mode});
+    d.add_headers.push_back({snap.settings().marker_header, "forwarded"});
+    std::string line = "forward (key " + key + ", " + to_string(rule->mode) + ", " +
+                       (rule->keep_copy ? "keep copy" : "no copy") + "):";
+    for (const auto& a : internal) line += " " + a + " internal";
+    for (const auto& a : external) line += " " + a + " external";
+    d.trace.push_back(line);
+    if (!rule->keep_copy) {
+        d.verdict = Verdict::discard;
+        d.trace.push_back("not kept in the mailbox (forward without copy)");
+    }
+}
+
+// Why no reply may be sent, or "" when every RFC 3834 / RFC 5230 condition holds.
+std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const MessageInfo& msg,
+                             const Address& rcpt, const OooRule& rule, Time now)
+{
+    if (!rule.active) return "rule is not active";
+    if (rule.start && now < *rule.start) return "not started (starts " + utc_time(*rule.start) + ")";
+    if (rule.until && now >= *rule.until) return "ended (" + utc_time(*rule.until) + ")";
+    if (m.sender.empty()) return "null envelope sender";
+    const std::string local = m.sender.substr(0, m.sender.rfind('@'));
+    static const char* const kNoReply[] = {"mailer-daemon", "postmaster", "noreply", "no-reply",
+                                           "donotreply", "do-not-reply"};
+    for (const char* n : kNoReply)
+        if (local == n) return "sender " + m.sender + " is a " + n + " address";
+    if (local.rfind("owner-", 0) == 0) return "sender " + m.sender + " is an owner- address";
+    if (local.size() >= 8 && local.compare(local.size() - 8, 8, "-request") == 0)
+        return "sender " + m.sender + " is a -request address";
+    if (!msg.auto_submitted.empty() && msg.auto_submitted != "no")
+        return "Auto-Submitted: " + msg.auto_submitted;
+    if (msg.precedence == "bulk" || msg.precedence == "list" || msg.precedence == "junk")
+        return "Precedence: " + msg.precedence;
+    if (msg.has_list_id) return "message has a List-Id header";
+    if (m.loop) return "message carries a loop marker";
+    const std::string self = rcpt.full();
+    const std::string base = base_address(rcpt, snap.settings().recipient_delimiter);
+    bool addressed = m.to_cc.count(self) || m.to_cc.count(base) ||
+                     std::any_of(m.original_to.begin(), m.original_to.end(),
+                                 [&](const std::string& a) { return m.to_cc.count(a) != 0; });
+    if (!addressed) return "recipient is not in To or Cc";
+    return "";
+}
+
+void apply_ooo(const Snapshot& snap, const MessageFacts& m, const MessageInfo& msg, const Address& rcpt,
+               const std::vector<std::string>& keys, Time now, const ReplyHistory* history,
+               RecipientDecision& d)
+{
+    std::string key;
+    const OooRule* rule = snap.ooo_for(keys, &key);
+    if (!rule) return;
+    std::string why = reply_suppressed(snap, m, msg, rcpt, *rule, now);
+    const std::string mailbox = base_address(rcpt, snap.settings().recipient_delimiter);
+    const Time interval = rule->interval_days * 86400;
+    if (why.empty() && history) {
+        try {
+            if (auto last = history->last_reply(mailbox, m.sender); last && now - *last < interval)
+                why = "already replied to " + m.sender + " at " + utc_time(*last) + " (interval " +
+                      std::to_string(rule->interval_days) + " days)";
+        } catch (const std::exception& e) {
+            why = std::string("reply state unavailable: ") + e.what();
+        }
+    }
+    if (!why.empty()) {
+        d.trace.push_back("autoreply (key " + key + ") suppressed: " + why);
+        return;
+    }
+    AutoReplyAction r;
+    r.from = rcpt.full();
+    r.to = m.sender;
+    r.subject = !rule->subject.empty() ? rule->subject
+                                       : "Auto: " + (msg.subject.empty() ? std::string("(no subject)") : msg.subject);
+    r.text = rule->text;
+    r.html = rule->html;
+    r.in_reply_to = msg.message_id;
+    r.references = msg.references.empty() ? msg.message_id : msg.references + " " + msg.message_id;
+    r.rule_key = mailbox;
+    r.interval_seconds = interval;
+    d.trace.push_back("autoreply (key " + key + "): reply from " + r.from + " to " + r.to + ", interval " +
+                      std::to_string(rule->interval_days) + " days");
+    d.autoreply = std::move(r);
+}
+
+MessageFacts message_facts(const Snapshot& snap, const Envelope& env, const MessageInfo& msg)
+{
+    MessageFacts m;
+    m.sender = normalize_sender(env.sender).value_or(ascii_lower(env.sender));
+    if (msg.from_address)
+        if (auto f = parse_address(*msg.from_address)) m.from = f->full();
+    m.to_cc = normalised_set(msg.to_cc);
+    m.delivered_to = normalised_set(msg.delivered_to);
+    m.original_to = normalised_set(msg.original_to);
+    m.loop = msg.has_marker;
+    m.too_many_hops = msg.received_count > snap.settings().max_hops;
+    return m;
+}
+
+}  // namespace
+
+Decision evaluate(const Snapshot& snap, const Envelope& env, const MessageInfo& msg, Time now,
+                  const ReplyHistory* history)
+{
+    const MessageFacts m = message_facts(snap, env, msg);
+    Decision out;
+    out.sender = m.sender;
+    out.loop = m.loop || m.too_many_hops;
+    for (const auto& given : env.recipients) {
+        RecipientDecision d;
+        auto rcpt = parse_address(given);
+        d.address = rcpt ? rcpt->full() : given;
+        if (m.too_many_hops) {
+            d.local = rcpt && snap.is_local_domain(rcpt->domain);
+            d.verdict = Verdict::reject;
+            d.smtp = kReplyTooManyHops;
+            d.trace.push_back("too many hops: " + std::to_string(msg.received_count) +
+                              " Received headers, max_hops " + std::to_string(snap.settings().max_hops));
+        } else if (!rcpt) {
+            d.trace.push_back("recipient is not a parseable address: untouched");
+        } else if (!snap.is_local_domain(rcpt->domain)) {
+            d.trace.push_back("recipient domain " + rcpt->domain + " is not local: untouched");
+        } else {
+            d.local = true;
+            const auto keys = lookup_keys(*rcpt, snap.settings().recipient_delimiter);
+            check_blocks(snap, m, keys, d);
+            if (d.verdict == Verdict::deliver) {
+                if (m.loop) d.trace.push_back("message carries loop marker " + msg.marker_name);
+                apply_forward(snap, m, *rcpt, keys, d);
+                apply_ooo(snap, m, msg, *rcpt, keys, now, history, d);
+            }
+        }
+        out.recipients.push_back(std::move(d));
+    }
+    return out;
+}
+
+RecipientDecision evaluate_envelope(const Snapshot& snap, std::string_view sender, std::string_view recipient)
+{
+    MessageFacts m;
+    m.sender = normalize_sender(sender).value_or(ascii_lower(sender));
+    RecipientDecision d;
+    auto rcpt = parse_address(recipient);
+    d.address = rcpt ? rcpt->full() : std::string(recipient);
+    if (!rcpt || !snap.is_local_domain(rcpt->domain)) return d;
+    d.local = true;
+    check_blocks(snap, m, lookup_keys(*rcpt, snap.settings().recipient_delimiter), d);
+    return d;
+}
+
+}  // namespace sesame::engine

@@ -1,0 +1,109 @@
+// sqlite_store.hpp - the policy store and reply-interval state in sqlite.
+//
+// One file (default /var/lib/sesame/policy.db) in WAL mode holds the local
+// domains, blocklists, forward and out-of-office rules, and the reply state
+// both daemons share. The schema is versioned with PRAGMA user_version;
+// SqliteStore::init() creates or upgrades a file and is idempotent. Every
+// change to a rule table bumps a version row (by trigger, so edits made
+// with the sqlite3 shell count too): daemons poll policy_version() cheaply
+// and rebuild their snapshot only when it moved.
+//
+// A SqliteStore owns one connection and is NOT thread-safe: give each
+// thread its own. Every failure throws StoreError with a one-line reason
+// that names the file; nothing is ever reported as "not found" on error.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/engine/evaluate.hpp"
+#include "policy/engine/snapshot.hpp"
+
+namespace sesame::store {
+
+class StoreError : public std::runtime_error {
+  public:
+    using std::runtime_error::runtime_error;
+};
+
+struct SqliteCloser {
+    void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
+
+class SqliteStore : public engine::ReplyHistory {
+  public:
+    // The schema version this build writes.
+    static constexpr int kSchemaVersion = 2;
+
+    struct InitResult {
+        int from_version;
+        int to_version;
+    };
+    // Creates PATH if missing and migrates it to kSchemaVersion.
+    static InitResult init(const std::string& path);
+
+    // Opens an initialised store; refuses a missing, uninitialised, older or
+    // newer file with a reason. READ_ONLY opens without write access.
+    explicit SqliteStore(const std::string& path, bool read_only = false);
+
+    const std::string& path() const { return path_; }
+
+    // Local domains (normalised by the caller).
+    bool add_domain(const std::string& domain);
+    bool remove_domain(const std::string& domain);
+    std::vector<std::string> domains();
+
+    // Blocklists. Keys and patterns are normalised and validated by the caller.
+    bool add_block(const std::string& key, const std::string& pattern);
+    bool remove_block(const std::string& key, const std::string& pattern);
+    std::vector<engine::BlockRule> blocks(const std::optional<std::string>& key = std::nullopt);
+    // Adds PATTERNS under KEY in one transaction; returns how many were new.
+    std::size_t import_blocks(const std::string& key, const std::vector<std::string>& patterns);
+
+    void set_forward(const std::string& key, const engine::ForwardRule& rule);
+    bool clear_forward(const std::string& key);
+    void set_ooo(const std::string& key, const engine::OooRule& rule);
+    bool clear_ooo(const std::string& key);
+
+    // Everything the engine compiles, in a stable order, in one read
+    // transaction (a consistent view even while another process writes).
+    engine::RuleSet load_rules();
+
+    // Bumped by every change to a rule table.
+    std::uint64_t policy_version();
+    // SQLite's PRAGMA data_version: changes when another connection
+    // committed anything. A cheap pre-check before policy_version().
+    std::uint64_t data_version();
+
+    // Reply-interval state, keyed by the replying mailbox and the sender.
+    std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override;
+    // Atomically: if no reply to SENDER was recorded for MAILBOX within
+    // INTERVAL seconds before NOW, record one at NOW and return true.
+    bool record_reply_if_due(std::string_view mailbox, std::string_view sender, engine::Time now,
+                             engine::Time interval);
+    // Forgets replies recorded before BEFORE; returns how many.
+    std::size_t prune_replies(engine::Time before);
+
+  private:
+    SqliteStore() = default;
+    class Stmt;
+    Stmt prepare(std::string_view sql) const;
+    void exec(std::string_view sql) const;
+    [[noreturn]] void fail(std::string_view what) const;
+
+    std::string path_;
+    SqliteHandle db_;
+};
+
+// The schema version of PATH (0: empty or new), without migrating.
+int schema_version_of(const std::string& path);
+
+}  // namespace sesame::store
