@@ -738,6 +738,15 @@ std::string condense(const std::string& what) {
     while (!line.empty() && (line.back() == '.' || line.back() == ' ')) line.pop_back();
     if (line.find("unknown value appeared") != std::string::npos)
         line += " (strings need double quotes)";
+    for (std::string_view what : {"value", "table"}) {  // `value ("x") already exists`
+        const std::string head = std::string(what) + " (\"", tail = "\") already exists";
+        if (starts_with(line, head) && line.size() > head.size() + tail.size() &&
+            line.compare(line.size() - tail.size(), tail.size(), tail) == 0) {
+            std::string name = line.substr(head.size(), line.size() - head.size() - tail.size());
+            line = (what == "table" ? "table [" + name + "]" : "key " + quote(name)) +
+                   " is defined twice";
+        }
+    }
     return line.empty() ? "invalid TOML" : line;
 }
 

@@ -39,7 +39,6 @@ struct MessageFacts {
     std::optional<std::string> from;       // normalised From: address
     std::set<std::string> to_cc;           // normalised To/Cc addresses
     std::set<std::string> delivered_to;    // normalised Delivered-To/X-Original-To
-    std::set<std::string> original_to;     // normalised X-Original-To
     bool loop = false;
     bool too_many_hops = false;
 };
@@ -168,9 +167,12 @@ std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const 
     if (m.loop) return "message carries a loop marker";
     const std::string self = rcpt.full();
     const std::string base = base_address(rcpt, snap.settings().recipient_delimiter);
-    bool addressed = m.to_cc.count(self) || m.to_cc.count(base) ||
-                     std::any_of(m.original_to.begin(), m.original_to.end(),
-                                 [&](const std::string& a) { return m.to_cc.count(a) != 0; });
+    // RFC 5230: reply only to mail addressed to the user, by one of its
+    // addresses: itself, its base address, or an address that forwards to it.
+    bool addressed = m.to_cc.count(self) || m.to_cc.count(base);
+    for (const auto& a : {self, base})
+        if (const auto* from = snap.forwarded_from(a))
+            for (const auto& f : *from) addressed = addressed || m.to_cc.count(f);
     if (!addressed) return "recipient is not in To or Cc";
     return "";
 }
@@ -222,7 +224,6 @@ MessageFacts message_facts(const Snapshot& snap, const Envelope& env, const Mess
         if (auto f = parse_address(*msg.from_address)) m.from = f->full();
     m.to_cc = normalised_set(msg.to_cc);
     m.delivered_to = normalised_set(msg.delivered_to);
-    m.original_to = normalised_set(msg.original_to);
     m.loop = msg.has_marker;
     m.too_many_hops = msg.received_count > snap.settings().max_hops;
     return m;

@@ -221,8 +221,7 @@ std::optional<std::string> glob_error(std::string_view p)
         i = k;
     }
     if (p.find('@') == std::string_view::npos && p.find('*') == std::string_view::npos)
-        return "pattern \"" + std::string(p) + "\" has neither '@' nor '*' (did you mean \"*@" +
-               std::string(p) + "\"?)";
+        return "has neither '@' nor '*' (did you mean \"*@" + std::string(p) + "\"?)";
     return std::nullopt;
 }
 

@@ -37,7 +37,12 @@ std::shared_ptr<const Snapshot> Snapshot::build(const RuleSet& rules, const Poli
     BlockIndexBuilder builder;
     for (const auto& b : rules.blocks) builder.add(ascii_lower(b.key), ascii_lower(b.pattern));
     s->blocks_ = builder.build();
-    for (const auto& [key, rule] : rules.forwards) s->forwards_.emplace(ascii_lower(key), rule);
+    for (const auto& [key, rule] : rules.forwards) {
+        const std::string k = ascii_lower(key);
+        if (k != "*" && k.front() != '@')
+            for (const auto& target : rule.targets) s->forwarded_from_[ascii_lower(target)].push_back(k);
+        s->forwards_.emplace(k, rule);
+    }
     for (const auto& [key, rule] : rules.ooo) s->ooo_.emplace(ascii_lower(key), rule);
     return s;
 }
@@ -55,6 +60,12 @@ const ForwardRule* Snapshot::forward_for(const std::vector<std::string>& keys, s
 const OooRule* Snapshot::ooo_for(const std::vector<std::string>& keys, std::string* key) const
 {
     return most_specific(ooo_, keys, key);
+}
+
+const std::vector<std::string>* Snapshot::forwarded_from(const std::string& address) const
+{
+    auto it = forwarded_from_.find(address);
+    return it == forwarded_from_.end() ? nullptr : &it->second;
 }
 
 Snapshot::Counts Snapshot::counts() const

@@ -76,6 +76,10 @@ class Snapshot {
     const ForwardRule* forward_for(const std::vector<std::string>& keys, std::string* key) const;
     const OooRule* ooo_for(const std::vector<std::string>& keys, std::string* key) const;
 
+    // The address keys whose forward rules list ADDRESS as a target: mail
+    // to those addresses reaches ADDRESS "forwarded from" them.
+    const std::vector<std::string>* forwarded_from(const std::string& address) const;
+
     struct Counts {
         std::size_t domains, blocks, forwards, ooo;
     };
@@ -89,6 +93,7 @@ class Snapshot {
     std::unique_ptr<const BlockIndex> blocks_;
     std::unordered_map<std::string, ForwardRule> forwards_;
     std::unordered_map<std::string, OooRule> ooo_;
+    std::unordered_map<std::string, std::vector<std::string>> forwarded_from_;
 };
 
 }  // namespace sesame::engine

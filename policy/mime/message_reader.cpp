@@ -223,11 +223,14 @@ void collect_addresses(const char* raw, std::vector<std::string>& out, std::size
 {
     std::string text = unfold(raw);
     if (text.size() > budget) {
-        // Cut after the last comma that fits, so no address is half read.
+        // Cut after the last comma that fits, so no address is half read;
+        // nothing after this is read.
         std::size_t comma = text.rfind(',', budget);
         text.resize(comma == std::string::npos ? 0 : comma + 1);
+        budget = 0;
+    } else {
+        budget -= text.size();
     }
-    budget -= text.size();
 
     std::string_view s = text;
     std::size_t start = 0;
