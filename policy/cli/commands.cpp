@@ -227,7 +227,8 @@ int block_import(Context& ctx, const std::string& key_text, const std::string& f
         if (b == std::string::npos || line[b] == '#') continue;
         auto e = line.find_last_not_of(" \t\r");
         const std::string p = line.substr(b, e - b + 1);
-        if (auto why = engine::glob_error(p)) throw UsageError(name + ":" + std::to_string(n) + ": " + *why);
+        if (auto why = engine::glob_error(p))
+            throw UsageError(name + ":" + std::to_string(n) + ": pattern \"" + p + "\": " + *why);
         patterns.push_back(engine::ascii_lower(p));
     }
     ctx.warn_if_not_local(key);

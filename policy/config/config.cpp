@@ -17,12 +17,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
-#include <map>
 #include <memory>
-#include <set>
 #include <sstream>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <toml.hpp>
 #include <utility>
 #include <variant>

@@ -11,7 +11,6 @@
 // default. Config is a plain value; copies are cheap and thread-safe to read.
 #pragma once
 
-#include <compare>
 #include <cstdint>
 #include <stdexcept>
 #include <string>

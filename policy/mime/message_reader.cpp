@@ -293,16 +293,41 @@ std::string_view skip_mbox_line(std::string_view raw)
     return eol == std::string_view::npos ? std::string_view() : raw.substr(eol + 1);
 }
 
-GObjectPtr<GMimeObject> parse_header(std::string_view block)
+// The header block as handed to gmime: each logical header (a line and its
+// continuation lines) keeps at most kHeaderSizeLimit bytes, whole lines
+// where it can, and the last line is terminated (else the parser refuses a
+// header name cut by the end of input). gmime grows its header buffer 64
+// bytes at a time, so an unbounded header costs quadratic copying.
+std::string bounded_header_block(std::string_view block)
 {
-    // The parser needs the last line terminated; add a newline if missing.
-    std::string copy;
-    if (block.empty() || block.back() != '\n') {
-        copy.reserve(block.size() + 1);
-        copy.append(block);
-        copy += '\n';
-        block = copy;
+    std::string out;
+    out.reserve(block.size() + 1);
+    std::size_t logical = 0;  // bytes kept of the current logical header
+    bool dropping = false;
+    for (std::size_t pos = 0; pos < block.size();) {
+        std::size_t eol = block.find('\n', pos);
+        std::size_t end = eol == std::string_view::npos ? block.size() : eol + 1;
+        std::string_view line = block.substr(pos, end - pos);
+        pos = end;
+        if (line.front() != ' ' && line.front() != '\t') {
+            logical = 0;
+            dropping = false;
+        }
+        if (dropping) continue;
+        if (logical + line.size() > kHeaderSizeLimit) {
+            dropping = true;
+            if (logical == 0) out.append(line.substr(0, kHeaderSizeLimit - 1)).append("\n");
+            continue;
+        }
+        out.append(line);
+        logical += line.size();
     }
+    if (out.empty() || out.back() != '\n') out += '\n';
+    return out;
+}
+
+GObjectPtr<GMimeObject> parse_header(const std::string& block)
+{
     GObjectPtr<GMimeStream> stream = adopt(g_mime_stream_mem_new_with_buffer(block.data(), block.size()));
     if (stream == nullptr) return nullptr;
     GObjectPtr<GMimeParser> parser = adopt(g_mime_parser_new_with_stream(stream.get()));
@@ -336,7 +361,7 @@ engine::MessageInfo read_message(std::string_view raw, const std::string& marker
     mime_init();
     engine::MessageInfo info;
 
-    GObjectPtr<GMimeObject> part = parse_header(header_block(skip_mbox_line(raw)));
+    GObjectPtr<GMimeObject> part = parse_header(bounded_header_block(header_block(skip_mbox_line(raw))));
     if (part == nullptr) return info;  // no header at all
     GMimeHeaderList* headers = g_mime_object_get_header_list(part.get());  // borrowed
     if (headers == nullptr) return info;

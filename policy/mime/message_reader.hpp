@@ -9,10 +9,11 @@
 // crashes: unparseable addresses are skipped, broken encoded-words are kept
 // as raw text, a message with no header at all yields an empty MessageInfo.
 // Only the header block (up to the first empty line) is handed to gmime; the
-// body is never parsed. Work is bounded: at most kAddressBudget bytes of
-// From text and as many of To+Cc text are parsed, in small slices, so a
-// hostile header costs linear time. No string field holds a control
-// character. Thread-safe (each call owns its gmime objects).
+// body is never parsed. Work is bounded: like Postfix's header_size_limit,
+// a header longer than kHeaderSizeLimit loses its excess, and at most
+// kAddressBudget bytes of From text and as many of To+Cc text are parsed,
+// in small slices, so a hostile header costs linear time. No string field
+// holds a control character. Thread-safe (each call owns its gmime objects).
 #pragma once
 
 #include <cstddef>
@@ -22,6 +23,9 @@
 #include "policy/engine/types.hpp"
 
 namespace sesame::mime {
+
+// Bytes kept of one header, folded lines included (Postfix's default).
+inline constexpr std::size_t kHeaderSizeLimit = 102400;
 
 // Bytes of address text parsed per kind (From; To and Cc together).
 inline constexpr std::size_t kAddressBudget = 128 * 1024;

@@ -84,7 +84,8 @@ TEST(ConfigErrors, NotAnAllowedWord) {
         {"[store]\nbackend = \"SQLite\"\n",
          R"(t.conf:2: store.backend: "SQLite" is not one of "sqlite", "dynamodb")"},
         {"[log]\nlevel = \"verbose\"\n",
-         R"(t.conf:2: log.level: "verbose" is not one of "debug", "info", "notice", "warning", "error")"},
+         R"(t.conf:2: log.level: "verbose")"
+         R"( is not one of "debug", "info", "notice", "warning", "error")"},
         {"[log]\ntarget = \"file\"\n",
          R"(t.conf:2: log.target: "file" is not one of "syslog", "stderr")"},
         {"[milter]\non_error = \"reject\"\n",
@@ -95,19 +96,26 @@ TEST(ConfigErrors, NotAnAllowedWord) {
 TEST(ConfigErrors, BadPolicyValues) {
     run({
         {"[policy]\nrecipient_delimiter = \"a\"\n",
-         R"(t.conf:2: policy.recipient_delimiter: "a" cannot be a delimiter (use punctuation allowed in a local part, such as "+" or "-"))"},
+         R"(t.conf:2: policy.recipient_delimiter: "a" cannot be a delimiter)"
+         R"( (use punctuation allowed in a local part, such as "+" or "-"))"},
         {"[policy]\nrecipient_delimiter = \"+@\"\n",
-         R"(t.conf:2: policy.recipient_delimiter: "@" cannot be a delimiter (use punctuation allowed in a local part, such as "+" or "-"))"},
+         R"(t.conf:2: policy.recipient_delimiter: "@" cannot be a delimiter)"
+         R"( (use punctuation allowed in a local part, such as "+" or "-"))"},
         {"[policy]\nrecipient_delimiter = \"+ \"\n",
-         R"(t.conf:2: policy.recipient_delimiter: " " cannot be a delimiter (use punctuation allowed in a local part, such as "+" or "-"))"},
+         R"(t.conf:2: policy.recipient_delimiter: " " cannot be a delimiter)"
+         R"( (use punctuation allowed in a local part, such as "+" or "-"))"},
         {"[policy]\nrecipient_delimiter = \"+-=_.~!#$\"\n",
-         R"(t.conf:2: policy.recipient_delimiter: "+-=_.~!#$" is too long (at most 8 delimiter characters))"},
+         R"(t.conf:2: policy.recipient_delimiter: "+-=_.~!#$" is too long)"
+         R"( (at most 8 delimiter characters))"},
         {"[policy]\nmarker_header = \"X Sesame\"\n",
-         R"(t.conf:2: policy.marker_header: "X Sesame" is not a header field name (printable ASCII, no space or colon))"},
+         R"(t.conf:2: policy.marker_header: "X Sesame" is not a header field name)"
+         R"( (printable ASCII, no space or colon))"},
         {"[policy]\nmarker_header = \"X-Sesame:\"\n",
-         R"(t.conf:2: policy.marker_header: "X-Sesame:" is not a header field name (printable ASCII, no space or colon))"},
+         R"(t.conf:2: policy.marker_header: "X-Sesame:" is not a header field name)"
+         R"( (printable ASCII, no space or colon))"},
         {"[policy]\nmarker_header = \"\"\n",
-         R"(t.conf:2: policy.marker_header: "" is not a header field name (printable ASCII, no space or colon))"},
+         R"(t.conf:2: policy.marker_header: "" is not a header field name)"
+         R"( (printable ASCII, no space or colon))"},
         {"[policy]\ndomains = [\"exa mple.com\"]\n",
          R"(t.conf:2: policy.domains: "exa mple.com" is not a domain name)"},
         {"[policy]\ndomains = [\"@example.com\"]\n",
@@ -119,7 +127,8 @@ TEST(ConfigErrors, BadPolicyValues) {
         {"[policy]\ndomains = [\"\"]\n",
          R"(t.conf:2: policy.domains: empty string is not a domain name)"},
         {"[policy]\ndomains = [\"bücher.example\"]\n",
-         R"(t.conf:2: policy.domains: "bücher.example" is not a domain name (write an IDN domain in its xn-- form))"},
+         R"(t.conf:2: policy.domains: "bücher.example" is not a domain name)"
+         R"( (write an IDN domain in its xn-- form))"},
         {"[srs]\ndomain = \"not a domain\"\n",
          R"(t.conf:2: srs.domain: "not a domain" is not a domain name)"},
     });
@@ -149,7 +158,8 @@ TEST(ConfigErrors, BadAddresses) {
         {"[ingest]\ndeliver_to = \"smtp:::1:25\"\n",
          "t.conf:2: ingest.deliver_to: \"smtp:::1:25\"" + delivery_forms},
         {"[outbound]\nroute = \"SES\"\n",
-         R"(t.conf:2: outbound.route: "SES" is not "smtp:HOST:PORT", "lmtp:HOST:PORT", "lmtp:unix:/PATH" or "ses")"},
+         R"(t.conf:2: outbound.route: "SES")"
+         R"( is not "smtp:HOST:PORT", "lmtp:HOST:PORT", "lmtp:unix:/PATH" or "ses")"},
         {"[http]\nlisten = \"9187\"\n", R"(t.conf:2: http.listen: "9187" is not HOST:PORT)"},
         {"[http]\nlisten = \"127.0.0.1:\"\n",
          R"(t.conf:2: http.listen: "127.0.0.1:" is not HOST:PORT)"},
@@ -161,7 +171,8 @@ TEST(ConfigErrors, BadAddresses) {
          R"(t.conf:2: aws.region: "" is not an AWS region name (such as "us-east-1"))"},
         {"[store]\nsqlite = \"\"\n", "t.conf:2: store.sqlite: must not be empty"},
         {"[store.dynamodb]\nrules_table = \"ab\"\n",
-         R"(t.conf:2: store.dynamodb.rules_table: "ab" is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -))"},
+         R"(t.conf:2: store.dynamodb.rules_table: "ab" is not a DynamoDB table name)"
+         R"( (3 to 255 of A-Z a-z 0-9 _ . -))"},
     });
 }
 
@@ -210,7 +221,8 @@ TEST(ConfigErrors, UnknownKeysAndTables) {
 TEST(ConfigErrors, TheLowestLineIsReported) {
     run({
         {"[log]\nlevel = \"loud\"\n[policy]\nmax_hops = 0\n[store]\nbackend = \"x\"\n",
-         R"(t.conf:2: log.level: "loud" is not one of "debug", "info", "notice", "warning", "error")"},
+         R"(t.conf:2: log.level: "loud")"
+         R"( is not one of "debug", "info", "notice", "warning", "error")"},
         {"[store]\nbackend = \"x\"\n[log]\nlevel = \"loud\"\n",
          R"(t.conf:2: store.backend: "x" is not one of "sqlite", "dynamodb")"},
     });

@@ -110,7 +110,7 @@ class Generator {
     // Patterns glob_error refuses: they must still behave like fnmatch.
     std::string refused()
     {
-        switch (pick(8)) {
+        switch (pick(12)) {
         case 0: return word(1, 2) + "[" + word(1, 2) + "@" + domain();  // unclosed '[', e.g. ab[cd@x.com
         case 1: return "[" + word(1, 3) + "@" + domain();
         case 2: return word(1, 4) + "@" + domain() + "\\";             // trailing backslash
@@ -118,6 +118,12 @@ class Generator {
         case 4: return "*@" + domain() + "[";
         case 5: return word(1, 2) + "*[" + word(1, 2) + "@" + domain();
         case 6: return "[[:nope:]]*@" + domain();                      // unknown class
+        // Equivalence classes, collating symbols and malformed class
+        // names: here glob_match and fnmatch disagree, so only fnmatch is right.
+        case 7: return "[[=" + word(1, 1) + "=]]" + word(0, 2) + "*@" + domain();
+        case 8: return word(0, 2) + "[[." + word(1, 1) + ".]]@" + domain();
+        case 9: return "*[[:" + word(0, 1) + "[.-@]" + word(0, 2) + "@" + domain();
+        case 10: return "[[:alpha:][[=" + word(1, 1) + "=]]" + word(0, 1) + "@*";
         default: return "*[a-" + word(0, 1) + "@" + domain();
         }
     }
@@ -267,6 +273,9 @@ TEST(BlockIndex, EveryFilingKindFindsWhatItMatches)
         {"trailing backslash", "ab@x.com\\", {}, {"ab@x.com", "ab@x.com\\"}},
         {"no @ no *", "spam.com", {"spam.com"}, {"a@spam.com"}},
         {"unknown class", "[[:nope:]]@x.org", {}, {"a@x.org", "n@x.org"}},
+        {"equivalence class", "[[=a=]]b@x.org", {"ab@x.org", "Ab@x.org"}, {"bb@x.org"}},
+        {"collating symbol", "[[.a.]]*@x.org", {"a@x.org", "abc@x.org"}, {"b@x.org"}},
+        {"malformed class name", "*[[:[.-@]x.org", {}, {"a@x.org", "a.x.org"}},
     };
     for (const auto& c : cases) {
         BlockIndexBuilder builder;

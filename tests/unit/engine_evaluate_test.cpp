@@ -104,6 +104,8 @@ RuleSet rules()
     r.forwards["self@example.com"] = forward({"Self@Example.com", "out@other.org"}, ForwardMode::redirect, true);
     r.forwards["boss@example.net"] = forward({"assistant@example.net"}, ForwardMode::redirect, true);
     r.forwards["@example.net"] = forward({"catch@other.org"}, ForwardMode::redirect, true);
+    // alias@ forwards to away@: mail to alias@ reaches away@ "forwarded from" it.
+    r.forwards["alias@example.com"] = forward({"Away@Example.com"}, ForwardMode::redirect, true);
     r.ooo["away@example.com"] = ooo(true, "", "I am away", "<p>I am away</p>", kStart, kUntil, 7);
     r.ooo["inactive@example.com"] = ooo(false, "", "gone", "", std::nullopt, std::nullopt, 7);
     r.ooo["subj@example.com"] = ooo(true, "Out until Monday", "back Monday", "", std::nullopt, std::nullopt, 3);
@@ -518,13 +520,17 @@ TEST(Evaluate, OutOfOffice)
         ooo_case("recipient in To, any case, with brackets", "bob@sender.org", "away@example.com")
             .with([](MessageInfo& m) { m.to_cc = {"someone@else.org", "<AWAY@EXAMPLE.COM>"}; })
             .reply(reply),
-        ooo_case("reached through an alias: X-Original-To in To", "bob@sender.org", "away@example.com")
-            .with([](MessageInfo& m) {
-                m.to_cc = {"team@example.com"};
-                m.original_to = {"team@example.com"};
-                m.delivered_to = {"team@example.com"};
-            })
+        ooo_case("forwarded-from address in To (a forward rule targets the recipient)", "bob@sender.org",
+                 "away@example.com")
+            .with([](MessageInfo& m) { m.to_cc = {"Alias@Example.com"}; })
             .reply(reply),
+        ooo_case("forwarded-from address of the base address in Cc", "bob@sender.org", "away+x@example.com")
+            .with([](MessageInfo& m) { m.to_cc = {"someone@else.org", "alias@example.com"}; })
+            .reply("from away+x@example.com to bob@sender.org subject \"Auto: Hello\" key away@example.com"),
+        ooo_case("an address that forwards elsewhere is not a forwarded-from address", "bob@sender.org",
+                 "away@example.com")
+            .with([](MessageInfo& m) { m.to_cc = {"fwd@example.com", "boss@example.net"}; })
+            .trace(suppressed + "recipient is not in To or Cc"),
         ooo_case("X-Original-To not in To either", "bob@sender.org", "away@example.com")
             .with([](MessageInfo& m) {
                 m.to_cc = {"other@example.com"};
@@ -569,6 +575,24 @@ TEST(Evaluate, OutOfOffice)
             .fwd("external redirect: catch@other.org")
             .header("X-Sesame-Processed: forwarded")
             .reply("from clerk@example.net to bob@sender.org subject \"Everyone is away\" key clerk@example.net"),
+    });
+}
+
+// DESIGN.md: "the recipient (or its forwarded-from address) appears in To
+// or Cc". A recipient reached through an alias outside Sesame (Postfix
+// virtual(5), a mailing alias) shows that address in X-Original-To, which
+// policy/mime hands over as MessageInfo::original_to.
+TEST(Evaluate, OutOfOfficeThroughXOriginalTo)
+{
+    const std::string reply = "from away@example.com to bob@sender.org subject \"Auto: Hello\" key away@example.com";
+    run({
+        ooo_case("reached through an alias: X-Original-To in To", "bob@sender.org", "away@example.com")
+            .with([](MessageInfo& m) {
+                m.to_cc = {"team@example.com"};
+                m.original_to = {"Team@Example.com"};
+                m.delivered_to = {"team@example.com"};
+            })
+            .reply(reply),
     });
 }
 
@@ -787,7 +811,7 @@ TEST(Evaluate, SnapshotCountsAndVersion)
     auto c = snapshot().counts();
     EXPECT_EQ(c.domains, 2u);
     EXPECT_EQ(c.blocks, 6u);
-    EXPECT_EQ(c.forwards, 6u);
+    EXPECT_EQ(c.forwards, 7u);
     EXPECT_EQ(c.ooo, 5u);
     EXPECT_EQ(snapshot().version(), 42u);
     EXPECT_TRUE(snapshot().is_local_domain("example.net"));

@@ -1,0 +1,33 @@
+# lib.sh - shared by the README's commands: install missing Debian packages,
+# build with CMake. Sourced, never run.
+
+packages=(
+    build-essential cmake ninja-build pkg-config python3 sqlite3
+    clang libclang-rt-14-dev
+    libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
+    libgtest-dev libgmock-dev googletest libbenchmark-dev
+)
+
+install_packages() {
+    local missing=()
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "setup: installing ${missing[*]}"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# build DIR [CMAKE OPTIONS...]: configure once, then build incrementally.
+build() {
+    local dir=$1
+    shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+    fi
+    cmake --build "$dir" -j "$(nproc)"
+}
+

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# test.sh - the whole test suite, as CI runs it (.ci/run calls this).
+#
+# 1. build/       the normal build (-Werror): unit, golden and CLI tests
+# 2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: the same
+#                 tests; any sanitizer report fails the test that caused it
+# 3. build-fuzz/  clang + libFuzzer: the header reader fuzzed for
+#                 SESAME_FUZZ_SECONDS (default 30) seconds
+# Every stage runs even when an earlier one failed; the exit status is
+# non-zero if any did.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+install_packages || exit 1
+
+failed=()
+stage() {
+    local name=$1
+    shift
+    echo "=== $name"
+    if ! "$@"; then failed+=("$name"); fi
+}
+
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+stage "build" build build
+stage "tests" ctest --test-dir build --output-on-failure -j "$(nproc)" -LE fuzz
+stage "build (sanitizers)" build build-asan -DSESAME_SANITIZE=ON -DSESAME_BENCH=OFF
+stage "tests (sanitizers)" ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE fuzz
+stage "build (fuzz)" build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
+    -DSESAME_FUZZ=ON -DSESAME_BENCH=OFF -DSESAME_FUZZ_SECONDS="${SESAME_FUZZ_SECONDS:-30}"
+stage "fuzz" ctest --test-dir build-fuzz --output-on-failure -L fuzz
+
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "test.sh: FAILED: ${failed[*]}"
+    exit 1
+fi
+echo "test.sh: all stages passed"
