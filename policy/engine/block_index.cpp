@@ -114,9 +114,10 @@ std::optional<BlockMatch> BlockIndex::find(std::string_view sender, const std::v
                     try_probe(domain_prefix, dom, sender.substr(0, len));
             try_probe(local, loc);
             if (k.kinds & (1u << dot_suffix))
-                for (auto dot = sender.find('.', last_at); dot != std::string_view::npos && !hit;
+                for (auto dot = sender.find('.', last_at == std::string_view::npos ? 0 : last_at);
+                     dot != std::string_view::npos && !hit;
                      dot = sender.find('.', dot + 1))
-                    try_probe(dot_suffix, sender.substr(dot));
+                    try_probe(dot_suffix, sender.substr(dot));  // the domain's, or any: no '@'
             for (std::size_t len = 1; len <= kMaxPrefix && !hit; ++len)
                 if ((k.prefix_lengths >> (len - 1)) & 1 && len <= sender.size())
                     try_probe(prefix, sender.substr(0, len));

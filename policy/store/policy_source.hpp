@@ -13,6 +13,8 @@
 // daemons must answer with a temporary failure, never "not blocked".
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -47,6 +49,8 @@ class PolicySource {
     engine::PolicySettings settings_;
     bool settings_changed_ = true;
     std::unique_ptr<SqliteStore> store_;
+    ino_t inode_ = 0;  // of the file store_ has open
+    dev_t device_ = 0;
     std::optional<std::uint64_t> data_version_;
     std::optional<std::uint64_t> policy_version_;
     std::atomic<std::shared_ptr<const engine::Snapshot>> current_;
