@@ -208,7 +208,8 @@ void apply_ooo(const Snapshot& snap, const MessageFacts& m, const MessageInfo& m
     r.text = rule->text;
     r.html = rule->html;
     r.in_reply_to = msg.message_id;
-    r.references = msg.references.empty() ? msg.message_id : msg.references + " " + msg.message_id;
+    r.references = msg.references.empty() || msg.message_id.empty() ? msg.references + msg.message_id
+                                                                     : msg.references + " " + msg.message_id;
     r.rule_key = mailbox;
     r.interval_seconds = interval;
     d.trace.push_back("autoreply (key " + key + "): reply from " + r.from + " to " + r.to + ", interval " +

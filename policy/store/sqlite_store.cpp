@@ -19,7 +19,7 @@ namespace {
 // Each entry brings the schema from version i to i + 1.
 constexpr const char* kMigrations[] = {
     // 1: the policy tables, and the version row every change bumps (the
-    // triggers that bump it come from bump_triggers()).
+    // triggers that bump it come from bump_triggers(), run by every init).
     R"sql(
 CREATE TABLE domains (domain TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
 CREATE TABLE blocks (
@@ -196,7 +196,6 @@ SqliteStore::InitResult SqliteStore::init(const std::string& path)
     SqliteStore s;
     s.path_ = path;
     s.db_ = std::move(db);
-    s.exec("PRAGMA journal_mode = WAL");
     auto version = [&] {
         auto st = s.prepare("PRAGMA user_version");
         st.step();
@@ -206,9 +205,9 @@ SqliteStore::InitResult SqliteStore::init(const std::string& path)
     if (from > kSchemaVersion)
         throw StoreError("store " + path + ": schema version " + std::to_string(from) +
                          " is newer than this sesame understands (" + std::to_string(kSchemaVersion) + ")");
+    s.exec("PRAGMA journal_mode = WAL");
     for (int v = from; v < kSchemaVersion; ++v) {
         std::string sql = std::string("BEGIN IMMEDIATE;\n") + kMigrations[v];
-        if (v == 0) sql += bump_triggers();  // part of migration 1
         sql += "PRAGMA user_version = " + std::to_string(v + 1) + ";\nCOMMIT;";
         try {
             s.exec(sql);
@@ -217,6 +216,9 @@ SqliteStore::InitResult SqliteStore::init(const std::string& path)
             throw;
         }
     }
+    // The triggers that bump policy_version, re-created if missing (an
+    // older file, or one someone edited by hand): the daemons rely on them.
+    s.exec(bump_triggers());
     return {from, kSchemaVersion};
 }
 
