@@ -17,7 +17,7 @@ failed=()
 stage() {
     local name=$1
     shift
-    echo "=== $name"
+    echo "=== $name ($(date +%T))"
     if ! "$@"; then failed+=("$name"); fi
 }
 
