@@ -43,10 +43,59 @@ std::string ascii_lower(std::string_view s)
     return out;
 }
 
-std::optional<std::string> normalize_domain(std::string_view domain, std::string* why)
+namespace {
+
+// Checks a lower-case ASCII domain D; false (and WHY) if it is malformed.
+bool valid_domain(std::string_view d, std::string* why)
+{
+    if (d.size() > 253) {
+        set(why, "domain longer than 253 characters");
+        return false;
+    }
+    // Domain literals ([192.0.2.1]) are accepted as they are.
+    if (d.size() >= 2 && d.front() == '[' && d.back() == ']') return true;
+    std::size_t label = 0;
+    for (std::size_t i = 0; i <= d.size(); ++i) {
+        if (i == d.size() || d[i] == '.') {
+            if (label == 0) {
+                set(why, "empty label in domain \"" + std::string(d) + "\"");
+                return false;
+            }
+            if (label > 63) {
+                set(why, "label longer than 63 characters in \"" + std::string(d) + "\"");
+                return false;
+            }
+            label = 0;
+            continue;
+        }
+        char c = d[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
+            set(why, std::string("invalid character '") + c + "' in domain \"" + std::string(d) + "\"");
+            return false;
+        }
+        ++label;
+    }
+    return true;
+}
+
+// DOMAIN without blanks and a trailing dot (the FQDN form); "" if empty.
+std::string_view bare_domain(std::string_view domain)
 {
     domain = trim(domain);
-    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);  // FQDN form
+    if (!domain.empty() && domain.back() == '.') domain.remove_suffix(1);
+    return domain;
+}
+
+void append_lower(std::string& out, std::string_view s)
+{
+    for (char c : s) out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+}
+
+}  // namespace
+
+std::optional<std::string> normalize_domain(std::string_view domain, std::string* why)
+{
+    domain = bare_domain(domain);
     if (domain.empty()) {
         set(why, "empty domain");
         return std::nullopt;
@@ -65,33 +114,7 @@ std::optional<std::string> normalize_domain(std::string_view domain, std::string
         }
         d = ascii_lower(out);
     }
-    if (d.size() > 253) {
-        set(why, "domain longer than 253 characters");
-        return std::nullopt;
-    }
-    // Domain literals ([192.0.2.1]) are accepted as they are.
-    if (d.front() == '[' && d.back() == ']') return d;
-    std::size_t label = 0;
-    for (std::size_t i = 0; i <= d.size(); ++i) {
-        if (i == d.size() || d[i] == '.') {
-            if (label == 0) {
-                set(why, "empty label in domain \"" + d + "\"");
-                return std::nullopt;
-            }
-            if (label > 63) {
-                set(why, "label longer than 63 characters in \"" + d + "\"");
-                return std::nullopt;
-            }
-            label = 0;
-            continue;
-        }
-        char c = d[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_')) {
-            set(why, std::string("invalid character '") + c + "' in domain \"" + d + "\"");
-            return std::nullopt;
-        }
-        ++label;
-    }
+    if (!valid_domain(d, why)) return std::nullopt;
     return d;
 }
 
@@ -130,12 +153,24 @@ std::optional<Address> parse_address(std::string_view text, std::string* why)
         }
     }
     std::string reason;
-    auto domain = normalize_domain(s.substr(at + 1), &reason);
-    if (!domain) {
-        set(why, "address \"" + std::string(s) + "\": " + reason);
-        return std::nullopt;
+    const std::string_view dom = bare_domain(s.substr(at + 1));
+    std::string out;
+    if (!dom.empty() && is_ascii(dom)) {  // the common case: one allocation
+        out.reserve(local.size() + 1 + dom.size());
+        append_lower(out, local);
+        out.push_back('@');
+        append_lower(out, dom);
+        if (valid_domain(std::string_view(out).substr(local.size() + 1), &reason))
+            return Address(std::move(out), local.size());
+    } else if (auto d = normalize_domain(dom, &reason)) {
+        out = ascii_lower(local);
+        out.push_back('@');
+        out += *d;
+        return Address(std::move(out), local.size());
     }
-    return Address{ascii_lower(local), *domain};
+    if (dom.empty()) reason = "empty domain";
+    set(why, "address \"" + std::string(s) + "\": " + reason);
+    return std::nullopt;
 }
 
 bool is_null_sender(std::string_view text)
@@ -177,10 +212,13 @@ std::optional<std::string> normalize_key(std::string_view text, std::string* why
 std::string base_address(const Address& a, std::string_view delimiters)
 {
     if (delimiters.empty()) return a.full();
-    auto cut = a.local.find_first_of(delimiters);
+    auto cut = a.local().find_first_of(delimiters);
     // A local part that starts with the delimiter ("+foo") has no base.
     if (cut == std::string::npos || cut == 0) return a.full();
-    return a.local.substr(0, cut) + "@" + a.domain;
+    std::string base(a.local().substr(0, cut));
+    base.push_back('@');
+    base.append(a.domain());
+    return base;
 }
 
 std::vector<std::string> lookup_keys(const Address& a, std::string_view delimiters)
@@ -190,7 +228,11 @@ std::vector<std::string> lookup_keys(const Address& a, std::string_view delimite
     keys.push_back(a.full());
     std::string base = base_address(a, delimiters);
     if (base != keys.front()) keys.push_back(std::move(base));
-    keys.push_back("@" + a.domain);
+    std::string domain_key;
+    domain_key.reserve(a.domain().size() + 1);
+    domain_key.push_back('@');
+    domain_key.append(a.domain());
+    keys.push_back(std::move(domain_key));
     keys.push_back("*");
     return keys;
 }

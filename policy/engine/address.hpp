@@ -21,10 +21,18 @@
 
 namespace sesame::engine {
 
-struct Address {
-    std::string local;   // lower-cased local part (quotes kept as given)
-    std::string domain;  // lower-cased A-label domain
-    std::string full() const { return local + "@" + domain; }
+// A normalised address: "local@domain", lower-cased, the domain in A-label
+// form; one string, so that parsing costs one allocation.
+class Address {
+  public:
+    Address(std::string text, std::size_t at) : text_(std::move(text)), at_(at) {}
+    std::string_view local() const { return std::string_view(text_).substr(0, at_); }  // quotes kept
+    std::string_view domain() const { return std::string_view(text_).substr(at_ + 1); }
+    const std::string& full() const { return text_; }
+
+  private:
+    std::string text_;
+    std::size_t at_;
 };
 
 // Lower-cases ASCII letters; other bytes are kept.

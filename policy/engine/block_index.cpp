@@ -31,13 +31,20 @@ std::uint64_t mix(std::uint64_t x)
     return x | 1;  // 0 marks an empty slot
 }
 
-std::uint64_t hash_of(Kind kind, std::uint32_t key, std::string_view a, std::string_view b = {})
+std::uint64_t text_hash(std::string_view s)
 {
-    std::hash<std::string_view> h;
-    std::uint64_t x = h(a) * 0x9e3779b97f4a7c15ULL;
-    x ^= h(b) + (std::uint64_t{kind} << 56) + std::uint64_t{key} * 0x2545f4914f6cdd1dULL;
+    return std::hash<std::string_view>{}(s);
+}
+
+// The filing hash of (KIND, KEY, A, B), from A's and B's text_hash.
+std::uint64_t hash_of(Kind kind, std::uint32_t key, std::uint64_t a, std::uint64_t b = 0)
+{
+    std::uint64_t x = a * 0x9e3779b97f4a7c15ULL;
+    x ^= b + (std::uint64_t{kind} << 56) + std::uint64_t{key} * 0x2545f4914f6cdd1dULL;
     return mix(x);
 }
+
+constexpr std::uint8_t kScanBit = 1u << kinds;  // the key has unfiled patterns
 
 struct Filing {
     Kind kind;
@@ -90,6 +97,19 @@ std::optional<std::uint32_t> BlockIndex::probe(std::uint64_t hash, std::string_v
     }
 }
 
+const BlockIndex::KeySlot* BlockIndex::key_slot(std::string_view key) const
+{
+    if (key_slots_.empty()) return nullptr;
+    const std::uint64_t h = mix(text_hash(key));
+    for (std::uint64_t i = h & key_mask_;; i = (i + 1) & key_mask_) {
+        const KeySlot& k = key_slots_[i];
+        if (k.hash == 0) return nullptr;
+        // Names are compared only if two keys of this index share a hash
+        // (about one chance in 10^7 at a million keys): no cost otherwise.
+        if (k.hash == h && (!key_collisions_ || key_names_[k.id] == key)) return &k;
+    }
+}
+
 std::optional<BlockMatch> BlockIndex::find(std::string_view sender, const std::vector<std::string>& keys) const
 {
     const bool null_sender = sender.empty();
@@ -98,35 +118,62 @@ std::optional<BlockMatch> BlockIndex::find(std::string_view sender, const std::v
     const std::string_view dom = last_at == std::string_view::npos ? std::string_view() : sender.substr(last_at + 1);
     const std::string_view loc = sender.substr(0, std::min(sender.find('@'), sender.size()));
 
-    for (const std::string& key : keys) {
-        auto it = keys_.find(std::string_view(key));
-        if (it == keys_.end()) continue;
-        const KeyInfo& k = it->second;
-        std::optional<std::uint32_t> hit;
-        auto try_probe = [&](Kind kind, std::string_view a, std::string_view b = {}) {
-            if (!hit && (k.kinds & (1u << kind))) hit = probe(hash_of(kind, k.id, a, b), probe_text);
-        };
-        try_probe(exact, probe_text);
-        if (!null_sender) {
-            try_probe(domain, dom);
-            for (std::size_t len = 1; len <= kMaxPrefix && !hit; ++len)
-                if ((k.domain_prefix_lengths >> (len - 1)) & 1 && len <= sender.size())
-                    try_probe(domain_prefix, dom, sender.substr(0, len));
-            try_probe(local, loc);
-            if (k.kinds & (1u << dot_suffix))
-                for (auto dot = sender.find('.', last_at == std::string_view::npos ? 0 : last_at);
-                     dot != std::string_view::npos && !hit;
-                     dot = sender.find('.', dot + 1))
-                    try_probe(dot_suffix, sender.substr(dot));  // the domain's, or any: no '@'
-            for (std::size_t len = 1; len <= kMaxPrefix && !hit; ++len)
-                if ((k.prefix_lengths >> (len - 1)) & 1 && len <= sender.size())
-                    try_probe(prefix, sender.substr(0, len));
-            for (std::uint32_t id : k.scan) {
-                if (hit) break;
-                if (verify(id, sender)) hit = id;
-            }
+    // Every literal the sender offers, hashed once for all keys.
+    struct Literals {
+        std::uint64_t whole, domain, local;
+        std::uint64_t prefix[kMaxPrefix + 1];
+        std::size_t dots[16];
+        std::uint64_t suffix[16];
+        std::size_t suffixes = 0;
+    } lit{};
+    bool hashed = false;
+    auto hash_literals = [&] {
+        lit.whole = text_hash(probe_text);
+        if (null_sender) return;
+        lit.domain = text_hash(dom);
+        lit.local = text_hash(loc);
+        for (std::size_t len = 1; len <= kMaxPrefix && len <= sender.size(); ++len)
+            lit.prefix[len] = text_hash(sender.substr(0, len));
+        // The domain's ".suffixes" (any, for a sender without '@').
+        for (auto dot = sender.find('.', last_at == std::string_view::npos ? 0 : last_at);
+             dot != std::string_view::npos && lit.suffixes < 16; dot = sender.find('.', dot + 1)) {
+            lit.dots[lit.suffixes] = dot;
+            lit.suffix[lit.suffixes++] = text_hash(sender.substr(dot));
         }
-        if (hit) return BlockMatch{key_names_[patterns_[*hit].key], text(*hit)};
+    };
+
+    for (const std::string& key : keys) {
+        const KeySlot* k = key_slot(key);
+        if (!k) continue;
+        if (!hashed) {
+            hash_literals();
+            hashed = true;
+        }
+        std::optional<std::uint32_t> hit;
+        auto try_probe = [&](Kind kind, std::uint64_t a, std::uint64_t b = 0) {
+            if (!hit && (k->kinds & (1u << kind))) hit = probe(hash_of(kind, k->id, a, b), probe_text);
+        };
+        try_probe(exact, lit.whole);
+        if (!null_sender) {
+            try_probe(domain, lit.domain);
+            for (std::size_t len = 1; len <= kMaxPrefix && len <= sender.size(); ++len)
+                if ((k->domain_prefix_lengths >> (len - 1)) & 1) try_probe(domain_prefix, lit.domain, lit.prefix[len]);
+            try_probe(local, lit.local);
+            for (std::size_t i = 0; i < lit.suffixes; ++i) try_probe(dot_suffix, lit.suffix[i]);
+            if (lit.suffixes == 16 && (k->kinds & (1u << dot_suffix)))  // absurdly many labels: go on unhashed
+                for (auto dot = sender.find('.', lit.dots[15] + 1); dot != std::string_view::npos && !hit;
+                     dot = sender.find('.', dot + 1))
+                    try_probe(dot_suffix, text_hash(sender.substr(dot)));
+            for (std::size_t len = 1; len <= kMaxPrefix && len <= sender.size(); ++len)
+                if ((k->prefix_lengths >> (len - 1)) & 1) try_probe(prefix, lit.prefix[len]);
+            if (!hit && (k->kinds & kScanBit))
+                for (std::uint32_t id : scan_.at(k->id))
+                    if (verify(id, sender)) {
+                        hit = id;
+                        break;
+                    }
+        }
+        if (hit) return BlockMatch{key_names_[k->id], text(*hit)};
     }
     return std::nullopt;
 }
@@ -135,21 +182,22 @@ std::size_t BlockIndex::memory_bytes() const
 {
     std::size_t n = text_.capacity() + patterns_.capacity() * sizeof(Pattern) +
                     ids_.capacity() * sizeof(std::uint32_t) + slots_.capacity() * sizeof(Slot);
-    for (const auto& [name, info] : keys_)
-        n += name.capacity() + sizeof(KeyInfo) + 32 + info.scan.capacity() * sizeof(std::uint32_t);
+    n += key_slots_.capacity() * sizeof(KeySlot);
+    for (const auto& name : key_names_) n += sizeof(std::string) + name.capacity();
+    for (const auto& [id, list] : scan_) n += 48 + list.capacity() * sizeof(std::uint32_t);
     return n;
 }
 
 void BlockIndexBuilder::add(std::string_view key, std::string_view pattern)
 {
     BlockIndex& ix = *index_;
-    auto it = ix.keys_.find(key);
-    if (it == ix.keys_.end()) {
-        it = ix.keys_.emplace(std::string(key), BlockIndex::KeyInfo{}).first;
-        it->second.id = static_cast<std::uint32_t>(ix.key_names_.size());
-        ix.key_names_.push_back(it->first);
+    auto it = keys_.find(std::string(key));
+    if (it == keys_.end()) {
+        BlockIndex::KeySlot slot{mix(text_hash(key)), static_cast<std::uint32_t>(ix.key_names_.size()), 0, 0, 0};
+        it = keys_.emplace(std::string(key), slot).first;
+        ix.key_names_.emplace_back(key);
     }
-    BlockIndex::KeyInfo& info = it->second;
+    BlockIndex::KeySlot& info = it->second;
     const auto id = static_cast<std::uint32_t>(ix.patterns_.size());
     const auto offset = static_cast<std::uint32_t>(ix.text_.size());
     ix.text_.append(pattern);
@@ -161,13 +209,15 @@ void BlockIndexBuilder::add(std::string_view key, std::string_view pattern)
     // as it grows, so no view into it is kept here).
     Filing f = file_pattern(pattern);
     if (f.scan) {
-        info.scan.push_back(id);
+        info.kinds |= kScanBit;
+        ix.scan_[info.id].push_back(id);
         return;
     }
     info.kinds |= static_cast<std::uint8_t>(1u << f.kind);
     if (f.kind == domain_prefix) info.domain_prefix_lengths |= static_cast<std::uint8_t>(1u << (f.extra.size() - 1));
     if (f.kind == prefix) info.prefix_lengths |= static_cast<std::uint8_t>(1u << (f.literal.size() - 1));
-    entries_.emplace_back(hash_of(f.kind, info.id, f.literal, f.extra), id);
+    entries_.emplace_back(hash_of(f.kind, info.id, text_hash(f.literal), f.extra.empty() ? 0 : text_hash(f.extra)),
+                          id);
 }
 
 std::unique_ptr<const BlockIndex> BlockIndexBuilder::build()
@@ -193,6 +243,20 @@ std::unique_ptr<const BlockIndex> BlockIndexBuilder::build()
             ix.slots_[i] = s;
         }
     }
+    if (!keys_.empty()) {
+        std::size_t capacity = std::bit_ceil(keys_.size() * 2);
+        ix.key_slots_.assign(capacity, BlockIndex::KeySlot{0, 0, 0, 0, 0});
+        ix.key_mask_ = capacity - 1;
+        for (const auto& [name, k] : keys_) {
+            std::uint64_t i = k.hash & ix.key_mask_;
+            while (ix.key_slots_[i].hash != 0) {
+                if (ix.key_slots_[i].hash == k.hash) ix.key_collisions_ = true;
+                i = (i + 1) & ix.key_mask_;
+            }
+            ix.key_slots_[i] = k;
+        }
+    }
+    keys_ = {};
     ix.text_.shrink_to_fit();
     ix.patterns_.shrink_to_fit();
     auto done = std::move(index_);

@@ -12,6 +12,10 @@
 // fnmatch(3) itself for patterns glob_error refuses, so that any pattern in
 // the store behaves exactly as fnmatch would).
 //
+// Rule keys live in a flat open-addressing table too, so that the three or
+// four keys of a recipient cost one cache line each, and the lookup
+// literals are hashed once per find(), not once per key.
+//
 // Built once by BlockIndexBuilder, then immutable: any number of threads may
 // call find() at once. Memory is a few dozen bytes per pattern.
 #pragma once
@@ -53,29 +57,31 @@ class BlockIndex {
         std::uint64_t hash;  // 0: empty
         std::uint32_t begin, end;  // range in ids_
     };
-    struct KeyInfo {
-        std::uint32_t id = 0;
-        std::uint8_t kinds = 0;        // bit per Kind present under this key
-        std::uint8_t domain_prefix_lengths = 0;  // bit L-1: a literal of length L
-        std::uint8_t prefix_lengths = 0;
-        std::vector<std::uint32_t> scan;  // patterns with no usable literal
-    };
-    struct Hash {
-        using is_transparent = void;
-        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    // One rule key: which filing kinds and literal lengths exist under it,
+    // so that a lookup probes only for those.
+    struct KeySlot {
+        std::uint64_t hash;  // of the key's name; 0: empty
+        std::uint32_t id;
+        std::uint8_t kinds;                  // bit per filing kind
+        std::uint8_t domain_prefix_lengths;  // bit L-1: a literal of length L
+        std::uint8_t prefix_lengths;
     };
 
+    const KeySlot* key_slot(std::string_view key) const;
     bool verify(std::uint32_t id, std::string_view sender) const;
     std::optional<std::uint32_t> probe(std::uint64_t hash, std::string_view sender) const;
     std::string_view text(std::uint32_t id) const;
 
-    std::string text_;
+    std::string text_;  // every pattern, each followed by a NUL
     std::vector<Pattern> patterns_;
     std::vector<std::uint32_t> ids_;
     std::vector<Slot> slots_;
     std::uint64_t mask_ = 0;
-    std::unordered_map<std::string, KeyInfo, Hash, std::equal_to<>> keys_;
-    std::vector<std::string_view> key_names_;
+    std::vector<KeySlot> key_slots_;
+    std::uint64_t key_mask_ = 0;
+    bool key_collisions_ = false;  // two key names share a hash: compare names
+    std::vector<std::string> key_names_;
+    std::unordered_map<std::uint32_t, std::vector<std::uint32_t>> scan_;  // key id -> unfiled patterns
 };
 
 class BlockIndexBuilder {
@@ -87,6 +93,7 @@ class BlockIndexBuilder {
   private:
     std::unique_ptr<BlockIndex> index_ = std::make_unique<BlockIndex>();
     std::vector<std::pair<std::uint64_t, std::uint32_t>> entries_;  // (hash, pattern id)
+    std::unordered_map<std::string, BlockIndex::KeySlot> keys_;      // by name, while building
 };
 
 }  // namespace sesame::engine

@@ -33,14 +33,28 @@ const char* to_string(ForwardMode m) { return m == ForwardMode::redirect ? "redi
 
 namespace {
 
-// What every recipient of one message shares: computed once.
+std::set<std::string> normalised_set(const std::vector<std::string>& list);
+
+// What every recipient of one message shares: computed once, the address
+// sets only when a forward or out-of-office rule first needs them.
 struct MessageFacts {
-    std::string sender;                    // normalised; "" for the null sender
-    std::optional<std::string> from;       // normalised From: address
-    std::set<std::string> to_cc;           // normalised To/Cc addresses
-    std::set<std::string> delivered_to;    // normalised Delivered-To/X-Original-To
+    const MessageInfo* msg = nullptr;
+    std::string sender;               // normalised; "" for the null sender
+    std::optional<std::string> from;  // normalised From: address
     bool loop = false;
     bool too_many_hops = false;
+
+    const std::set<std::string>& to_cc() const { return lazy(to_cc_, msg->to_cc); }
+    const std::set<std::string>& delivered_to() const { return lazy(delivered_to_, msg->delivered_to); }
+
+  private:
+    static const std::set<std::string>& lazy(std::optional<std::set<std::string>>& cache,
+                                             const std::vector<std::string>& list)
+    {
+        if (!cache) cache = normalised_set(list);
+        return *cache;
+    }
+    mutable std::optional<std::set<std::string>> to_cc_, delivered_to_;
 };
 
 std::set<std::string> normalised_set(const std::vector<std::string>& list)
@@ -48,16 +62,6 @@ std::set<std::string> normalised_set(const std::vector<std::string>& list)
     std::set<std::string> out;
     for (const auto& a : list)
         if (auto p = parse_address(a)) out.insert(p->full());
-    return out;
-}
-
-std::string join(const std::vector<std::string>& v, std::string_view sep)
-{
-    std::string out;
-    for (const auto& s : v) {
-        if (!out.empty()) out += sep;
-        out += s;
-    }
     return out;
 }
 
@@ -71,14 +75,23 @@ std::string utc_time(Time t)
     return buf;
 }
 
+// "block PATTERN matched WHAT (key KEY)", in one allocation.
+std::string block_trace(const BlockMatch& hit, std::string_view what)
+{
+    std::string line;
+    line.reserve(32 + hit.pattern.size() + what.size() + hit.key.size());
+    line.append("block ").append(hit.pattern).append(" matched ").append(what);
+    line.append(" (key ").append(hit.key).append(")");
+    return line;
+}
+
 void check_blocks(const Snapshot& snap, const MessageFacts& m, const std::vector<std::string>& keys,
                   RecipientDecision& d)
 {
     if (auto hit = snap.blocks().find(m.sender, keys)) {
         d.verdict = Verdict::reject;
         d.smtp = kReplyBlockedSender;
-        d.trace.push_back("block " + std::string(hit->pattern) + " matched envelope sender (key " +
-                          std::string(hit->key) + ")");
+        d.trace.push_back(block_trace(*hit, "envelope sender"));
         return;
     }
     if (m.from && *m.from != m.sender) {
@@ -86,13 +99,18 @@ void check_blocks(const Snapshot& snap, const MessageFacts& m, const std::vector
             d.verdict = Verdict::reject;
             d.smtp = kReplyBlockedFrom;
             d.blocked_by_header = true;
-            d.trace.push_back("block " + std::string(hit->pattern) + " matched From header " + *m.from +
-                              " (key " + std::string(hit->key) + ")");
+            d.trace.push_back(block_trace(*hit, "From header " + *m.from));
             return;
         }
     }
-    d.trace.push_back("no block matched " + std::string(m.from ? "envelope sender or From header" : "envelope sender") +
-                      " (keys " + join(keys, ", ") + ")");
+    // The line every clean recipient gets: built in one allocation.
+    std::string line;
+    line.reserve(96 + 16 * keys.size());
+    line.append("no block matched ").append(m.from ? "envelope sender or From header" : "envelope sender");
+    line.append(" (keys ");
+    for (std::size_t i = 0; i < keys.size(); ++i) line.append(i ? ", " : "").append(keys[i]);
+    line.append(")");
+    d.trace.push_back(std::move(line));
 }
 
 void apply_forward(const Snapshot& snap, const MessageFacts& m, const Address& rcpt,
@@ -119,11 +137,11 @@ void apply_forward(const Snapshot& snap, const MessageFacts& m, const Address& r
             d.trace.push_back("forward target " + addr + " skipped: it is the original recipient");
             continue;
         }
-        if (m.delivered_to.count(addr)) {
+        if (m.delivered_to().count(addr)) {
             d.trace.push_back("forward target " + addr + " skipped: already in Delivered-To/X-Original-To");
             continue;
         }
-        (snap.is_local_domain(t->domain) ? internal : external).push_back(addr);
+        (snap.is_local_domain(t->domain()) ? internal : external).push_back(addr);
     }
     if (internal.empty() && external.empty()) {
         d.trace.push_back("forward (key " + key + "): no target left, delivered to the mailbox");
@@ -169,10 +187,11 @@ std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const 
     const std::string base = base_address(rcpt, snap.settings().recipient_delimiter);
     // RFC 5230: reply only to mail addressed to the user, by one of its
     // addresses: itself, its base address, or an address that forwards to it.
-    bool addressed = m.to_cc.count(self) || m.to_cc.count(base);
+    const auto& to_cc = m.to_cc();
+    bool addressed = to_cc.count(self) || to_cc.count(base);
     for (const auto& a : {self, base})
         if (const auto* from = snap.forwarded_from(a))
-            for (const auto& f : *from) addressed = addressed || m.to_cc.count(f);
+            for (const auto& f : *from) addressed = addressed || to_cc.count(f);
     if (!addressed) return "recipient is not in To or Cc";
     return "";
 }
@@ -217,14 +236,25 @@ void apply_ooo(const Snapshot& snap, const MessageFacts& m, const MessageInfo& m
     d.autoreply = std::move(r);
 }
 
+// TEXT, without blanks and angle brackets, equals the lower-case ADDRESS.
+bool same_address(std::string_view text, std::string_view address)
+{
+    while (!text.empty() && (text.front() == ' ' || text.front() == '<')) text.remove_prefix(1);
+    while (!text.empty() && (text.back() == ' ' || text.back() == '>')) text.remove_suffix(1);
+    return text.size() == address.size() && ascii_lower(text) == address;
+}
+
 MessageFacts message_facts(const Snapshot& snap, const Envelope& env, const MessageInfo& msg)
 {
     MessageFacts m;
+    m.msg = &msg;
     m.sender = normalize_sender(env.sender).value_or(ascii_lower(env.sender));
-    if (msg.from_address)
-        if (auto f = parse_address(*msg.from_address)) m.from = f->full();
-    m.to_cc = normalised_set(msg.to_cc);
-    m.delivered_to = normalised_set(msg.delivered_to);
+    if (msg.from_address) {
+        if (!m.sender.empty() && same_address(*msg.from_address, m.sender))
+            m.from = m.sender;  // the common case: no second parse
+        else if (auto f = parse_address(*msg.from_address))
+            m.from = f->full();
+    }
     m.loop = msg.has_marker;
     m.too_many_hops = msg.received_count > snap.settings().max_hops;
     return m;
@@ -244,15 +274,15 @@ Decision evaluate(const Snapshot& snap, const Envelope& env, const MessageInfo& 
         auto rcpt = parse_address(given);
         d.address = rcpt ? rcpt->full() : given;
         if (m.too_many_hops) {
-            d.local = rcpt && snap.is_local_domain(rcpt->domain);
+            d.local = rcpt && snap.is_local_domain(rcpt->domain());
             d.verdict = Verdict::reject;
             d.smtp = kReplyTooManyHops;
             d.trace.push_back("too many hops: " + std::to_string(msg.received_count) +
                               " Received headers, max_hops " + std::to_string(snap.settings().max_hops));
         } else if (!rcpt) {
             d.trace.push_back("recipient is not a parseable address: untouched");
-        } else if (!snap.is_local_domain(rcpt->domain)) {
-            d.trace.push_back("recipient domain " + rcpt->domain + " is not local: untouched");
+        } else if (!snap.is_local_domain(rcpt->domain())) {
+            d.trace.push_back("recipient domain " + std::string(rcpt->domain()) + " is not local: untouched");
         } else {
             d.local = true;
             const auto keys = lookup_keys(*rcpt, snap.settings().recipient_delimiter);
@@ -275,7 +305,7 @@ RecipientDecision evaluate_envelope(const Snapshot& snap, std::string_view sende
     RecipientDecision d;
     auto rcpt = parse_address(recipient);
     d.address = rcpt ? rcpt->full() : std::string(recipient);
-    if (!rcpt || !snap.is_local_domain(rcpt->domain)) return d;
+    if (!rcpt || !snap.is_local_domain(rcpt->domain())) return d;
     d.local = true;
     check_blocks(snap, m, lookup_keys(*rcpt, snap.settings().recipient_delimiter), d);
     return d;

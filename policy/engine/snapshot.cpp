@@ -49,7 +49,7 @@ std::shared_ptr<const Snapshot> Snapshot::build(const RuleSet& rules, const Poli
 
 bool Snapshot::is_local_domain(std::string_view domain) const
 {
-    return domains_.count(std::string(domain)) != 0;
+    return domains_.find(domain) != domains_.end();
 }
 
 const ForwardRule* Snapshot::forward_for(const std::vector<std::string>& keys, std::string* key) const

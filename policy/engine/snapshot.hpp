@@ -89,7 +89,11 @@ class Snapshot {
     Snapshot() = default;
     PolicySettings settings_;
     std::uint64_t version_ = 0;
-    std::unordered_set<std::string> domains_;
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+    };
+    std::unordered_set<std::string, Hash, std::equal_to<>> domains_;
     std::unique_ptr<const BlockIndex> blocks_;
     std::unordered_map<std::string, ForwardRule> forwards_;
     std::unordered_map<std::string, OooRule> ooo_;

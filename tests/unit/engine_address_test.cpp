@@ -57,9 +57,9 @@ TEST(Address, ParsesAndNormalises)
         auto got = parse_address(c.input, &why);
         ASSERT_TRUE(got) << "input \"" << c.input << "\": got refused (" << why << "), want " << c.local
                          << "@" << c.domain;
-        EXPECT_EQ(got->local, c.local) << "input \"" << c.input << "\": local got \"" << got->local
+        EXPECT_EQ(got->local(), c.local) << "input \"" << c.input << "\": local got \"" << got->local()
                                        << "\" want \"" << c.local << "\"";
-        EXPECT_EQ(got->domain, c.domain) << "input \"" << c.input << "\": domain got \"" << got->domain
+        EXPECT_EQ(got->domain(), c.domain) << "input \"" << c.input << "\": domain got \"" << got->domain()
                                          << "\" want \"" << c.domain << "\"";
         EXPECT_EQ(got->full(), std::string(c.local) + "@" + c.domain);
     }
