@@ -184,10 +184,21 @@ void BM_Linear(benchmark::State& state, bool blocked)
     }
     if (wrong) state.SkipWithError("fnmatch and the index disagree on a sender");
     set_counters(state, f);
-    state.counters["fnmatch_calls"] = benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kAvgIterations);
+    state.counters["fnmatch_calls"] =
+        benchmark::Counter(static_cast<double>(calls), benchmark::Counter::kAvgIterations);
 }
-BENCHMARK_CAPTURE(BM_Linear, clean, false)->Arg(10)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(BM_Linear, blocked, true)->Arg(10)->Arg(1000)->Arg(100000)->Arg(1000000)->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Linear, clean, false)
+    ->Arg(10)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(BM_Linear, blocked, true)
+    ->Arg(10)
+    ->Arg(1000)
+    ->Arg(100000)
+    ->Arg(1000000)
+    ->Unit(benchmark::kMicrosecond);
 
 void BM_IndexFind(benchmark::State& state)
 {

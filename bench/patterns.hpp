@@ -50,15 +50,14 @@ class Rng {
     std::uint64_t state_;
 };
 
-inline constexpr std::array<std::string_view, 10> kFreemail = {
-    "gmail.com", "yahoo.com", "outlook.com", "hotmail.com", "mail.ru",
-    "qq.com",    "gmx.de",    "aol.com",     "yandex.ru",   "icloud.com"};
+inline constexpr std::array<std::string_view, 10> kFreemail = {"gmail.com", "yahoo.com", "outlook.com", "hotmail.com",
+                                                               "mail.ru",   "qq.com",    "gmx.de",      "aol.com",
+                                                               "yandex.ru", "icloud.com"};
 inline constexpr std::array<std::string_view, 20> kRoles = {
-    "info",    "sales",   "news",   "newsletter", "promo",  "offers", "deals",
-    "support", "billing", "market", "marketing",  "noreply", "mailer", "bounce",
-    "notify",  "updates", "admin",  "contact",    "hello",   "team"};
-inline constexpr std::array<std::string_view, 14> kTlds = {
-    "com", "com", "com", "com", "com", "net", "org", "info", "biz", "ru", "cn", "de", "xyz", "co.uk"};
+    "info",      "sales",   "news",   "newsletter", "promo",  "offers",  "deals", "support", "billing", "market",
+    "marketing", "noreply", "mailer", "bounce",     "notify", "updates", "admin", "contact", "hello",   "team"};
+inline constexpr std::array<std::string_view, 14> kTlds = {"com",  "com", "com", "com", "com", "net", "org",
+                                                           "info", "biz", "ru",  "cn",  "de",  "xyz", "co.uk"};
 inline constexpr std::array<std::string_view, 6> kSubdomains = {"mail", "mx1", "smtp", "news", "em", "bounce"};
 
 // A pronounceable word of SYLLABLES consonant-vowel pairs, sometimes closed.
@@ -95,8 +94,8 @@ inline std::string random_domain(Rng& r)
 enum class PatternKind { exact, domain, subdomain, prefix };
 
 struct Corpus {
-    engine::RuleSet rules;  // the blocklist, keys and patterns normalised
-    std::string recipient;  // the mailbox evaluated; has rules of its own
+    engine::RuleSet rules;                    // the blocklist, keys and patterns normalised
+    std::string recipient;                    // the mailbox evaluated; has rules of its own
     std::vector<std::string> listed_domains;  // domains of exact and prefix rows, for near misses
 };
 
@@ -133,20 +132,26 @@ inline Corpus make_corpus(std::size_t n, std::uint64_t seed)
     seen.reserve(n);
     c.rules.blocks.reserve(n);
     for (std::size_t i = 0; i < n; ++i) {
-        std::string key = key_classes[i] == 0 ? "*" : key_classes[i] == 1 ? "@example.com" : users[r.below(users.size())];
+        std::string key = key_classes[i] == 0   ? "*"
+                          : key_classes[i] == 1 ? "@example.com"
+                                                : users[r.below(users.size())];
         for (;;) {
             std::string pattern, domain;
             switch (PatternKind(kinds[i])) {
-            case PatternKind::exact:
-                domain = r.percent(30) ? std::string(r.pick(kFreemail)) : random_domain(r);
-                pattern = local_part(r) + "@" + domain;
-                break;
-            case PatternKind::domain: pattern = "*@" + random_domain(r); break;
-            case PatternKind::subdomain: pattern = "*@*." + random_domain(r); break;
-            case PatternKind::prefix:
-                domain = r.percent(20) ? std::string(r.pick(kFreemail)) : random_domain(r);
-                pattern = (r.percent(50) ? std::string(r.pick(kRoles)) : word(r, 2, 3)) + "*@" + domain;
-                break;
+                case PatternKind::exact:
+                    domain = r.percent(30) ? std::string(r.pick(kFreemail)) : random_domain(r);
+                    pattern = local_part(r) + "@" + domain;
+                    break;
+                case PatternKind::domain:
+                    pattern = "*@" + random_domain(r);
+                    break;
+                case PatternKind::subdomain:
+                    pattern = "*@*." + random_domain(r);
+                    break;
+                case PatternKind::prefix:
+                    domain = r.percent(20) ? std::string(r.pick(kFreemail)) : random_domain(r);
+                    pattern = (r.percent(50) ? std::string(r.pick(kRoles)) : word(r, 2, 3)) + "*@" + domain;
+                    break;
             }
             if (!seen.insert(key + '\n' + pattern).second) continue;  // drawn twice: draw again
             if (!domain.empty() && c.listed_domains.size() < 4096) c.listed_domains.push_back(domain);
@@ -161,7 +166,8 @@ inline Corpus make_corpus(std::size_t n, std::uint64_t seed)
 inline std::string matching_sender(std::string_view pattern, Rng& r)
 {
     if (pattern.find('*') == std::string_view::npos) return std::string(pattern);
-    if (pattern.substr(0, 4) == "*@*.") return local_part(r) + "@" + std::string(r.pick(kSubdomains)) + std::string(pattern.substr(3));
+    if (pattern.substr(0, 4) == "*@*.")
+        return local_part(r) + "@" + std::string(r.pick(kSubdomains)) + std::string(pattern.substr(3));
     if (pattern.substr(0, 2) == "*@") return local_part(r) + std::string(pattern.substr(1));
     const auto star = pattern.find('*');
     return std::string(pattern.substr(0, star)) + word(r, 1, 2) + std::string(pattern.substr(star + 1));
@@ -174,9 +180,12 @@ inline std::string clean_candidate(const Corpus& c, Rng& r)
 {
     const auto where = r.below(100);
     std::string domain;
-    if (where < 35) domain = std::string(r.pick(kFreemail));
-    else if (where < 70 && !c.listed_domains.empty()) domain = c.listed_domains[r.below(c.listed_domains.size())];
-    else domain = (r.percent(50) ? std::string(r.pick(kSubdomains)) + "." : std::string()) + random_domain(r);
+    if (where < 35)
+        domain = std::string(r.pick(kFreemail));
+    else if (where < 70 && !c.listed_domains.empty())
+        domain = c.listed_domains[r.below(c.listed_domains.size())];
+    else
+        domain = (r.percent(50) ? std::string(r.pick(kSubdomains)) + "." : std::string()) + random_domain(r);
     return local_part(r) + "@" + domain;
 }
 

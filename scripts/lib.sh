@@ -3,7 +3,7 @@
 
 packages=(
     build-essential cmake ninja-build pkg-config python3 sqlite3
-    clang libclang-rt-14-dev
+    clang clang-format libclang-rt-14-dev
     libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
 )

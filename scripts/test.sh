@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test.sh - the whole test suite, as CI runs it (.ci/run calls this).
 #
+# 0. clang-format --dry-run --Werror over every C++ file (.clang-format)
 # 1. build/       the normal build (-Werror): unit, golden and CLI tests
 # 2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: the same
 #                 tests; any sanitizer report fails the test that caused it
@@ -25,6 +26,7 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/lsan.supp:print_suppressions=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
+stage "format" clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 stage "build" build build
 stage "tests" ctest --test-dir build --output-on-failure -j "$(nproc)" -LE fuzz
 stage "build (sanitizers)" build build-asan -DSESAME_SANITIZE=ON -DSESAME_BENCH=OFF

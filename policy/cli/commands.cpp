@@ -151,8 +151,7 @@ class Context {
         if (std::find(cfg.begin(), cfg.end(), domain) == cfg.end() &&
             std::find(stored.begin(), stored.end(), domain) == stored.end())
             err << "sesame: warning: " << domain
-                << " is not a local domain (yet): the rule applies once it is (sesame domain add " << domain
-                << ")\n";
+                << " is not a local domain (yet): the rule applies once it is (sesame domain add " << domain << ")\n";
     }
 
     std::istream& in;
@@ -277,7 +276,8 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     CLI::App app{"sesame: edit the Sesame policy store and ask what the policy does with a mail", "sesame"};
     app.require_subcommand(1);
     std::string config_path;
-    app.add_option("--config", config_path, "configuration file (default: $SESAME_CONFIG, then /etc/sesame/sesame.conf)");
+    app.add_option("--config", config_path,
+                   "configuration file (default: $SESAME_CONFIG, then /etc/sesame/sesame.conf)");
 
     // Each handler sets ACTION; the work runs after a successful parse.
     std::function<int(Context&)> action;
@@ -396,8 +396,7 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     oset->add_option("--html", html, "reply HTML (optional)");
     oset->add_option("--start", start, "first day (YYYY-MM-DD) or instant (YYYY-MM-DDTHH:MM)");
     oset->add_option("--until", until, "last day (inclusive) or instant");
-    oset->add_option("--interval", interval, "days between two replies to the same sender")
-        ->check(CLI::Range(1, 365));
+    oset->add_option("--interval", interval, "days between two replies to the same sender")->check(CLI::Range(1, 365));
     oset->callback([&] {
         action = [&](Context& c) {
             const std::string key = key_arg(a1);

@@ -23,8 +23,7 @@ std::string render_text(const engine::Decision& d)
         if (!r.smtp.empty()) out += " (" + r.smtp + ")";
         out += "\n";
         for (const auto& f : r.forwards) {
-            out += "  forward " + std::string(engine::to_string(f.route)) + " " +
-                   engine::to_string(f.mode) + ":";
+            out += "  forward " + std::string(engine::to_string(f.route)) + " " + engine::to_string(f.mode) + ":";
             for (const auto& t : f.to) out += " " + t;
             out += "\n";
         }

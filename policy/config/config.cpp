@@ -21,8 +21,8 @@
 #include <sstream>
 #include <string_view>
 #include <system_error>
-#include <type_traits>
 #include <toml.hpp>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -32,33 +32,57 @@ namespace {
 // ---------------------------------------------------------------------------
 // Small string helpers.
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-char to_lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+bool is_alpha(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+bool is_alnum(char c)
+{
+    return is_alpha(c) || is_digit(c);
+}
+char to_lower(char c)
+{
+    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+}
 
-bool starts_with(std::string_view s, std::string_view prefix) {
+bool starts_with(std::string_view s, std::string_view prefix)
+{
     return s.substr(0, prefix.size()) == prefix;
 }
 
 // A string as a TOML basic string: "..." with the necessary escapes.
-std::string quote(std::string_view s) {
+std::string quote(std::string_view s)
+{
     std::string out = "\"";
     for (char c : s) {
         switch (c) {
-        case '"': out += "\\\""; break;
-        case '\\': out += "\\\\"; break;
-        case '\n': out += "\\n"; break;
-        case '\t': out += "\\t"; break;
-        case '\r': out += "\\r"; break;
-        default:
-            if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
-                char buf[8];
-                std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                out += buf;
-            } else {
-                out += c;
-            }
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            default:
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+                    char buf[8];
+                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
+                    out += buf;
+                } else {
+                    out += c;
+                }
         }
     }
     return out + "\"";
@@ -70,10 +94,14 @@ std::string quote(std::string_view s) {
 
 using Check = std::string (*)(std::string& value);
 
-std::string check_not_empty(std::string& v) { return v.empty() ? "must not be empty" : ""; }
+std::string check_not_empty(std::string& v)
+{
+    return v.empty() ? "must not be empty" : "";
+}
 
 // A DNS name in A-label form, lower-cased in place.
-std::string check_domain(std::string& v) {
+std::string check_domain(std::string& v)
+{
     const std::string shown = quote(v);
     if (v.empty()) return "empty string is not a domain name";
     if (v.front() == '@') return shown + " is not a domain name (leave out the @)";
@@ -87,11 +115,10 @@ std::string check_domain(std::string& v) {
     std::size_t start = 0;
     while (true) {
         std::size_t dot = lower.find('.', start);
-        std::string_view label = std::string_view(lower).substr(
-            start, dot == std::string::npos ? std::string::npos : dot - start);
+        std::string_view label =
+            std::string_view(lower).substr(start, dot == std::string::npos ? std::string::npos : dot - start);
         if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-' ||
-            !std::all_of(label.begin(), label.end(),
-                         [](char c) { return is_alnum(c) || c == '-'; }))
+            !std::all_of(label.begin(), label.end(), [](char c) { return is_alnum(c) || c == '-'; }))
             return shown + " is not a domain name";
         if (dot == std::string::npos) break;
         start = dot + 1;
@@ -100,11 +127,15 @@ std::string check_domain(std::string& v) {
     return "";
 }
 
-std::string check_optional_domain(std::string& v) { return v.empty() ? "" : check_domain(v); }
+std::string check_optional_domain(std::string& v)
+{
+    return v.empty() ? "" : check_domain(v);
+}
 
 // Postfix's recipient_delimiter: a set of characters, each of which may start the
 // extension of a local part. Only punctuation that is allowed unquoted in a local part.
-std::string check_delimiter(std::string& v) {
+std::string check_delimiter(std::string& v)
+{
     static constexpr std::string_view allowed = "!#$%&'*+-/=?^_`{|}~.";
     if (v.size() > 8) return quote(v) + " is too long (at most 8 delimiter characters)";
     for (char c : v) {
@@ -117,13 +148,14 @@ std::string check_delimiter(std::string& v) {
 }
 
 // RFC 5322 field-name: one or more printable US-ASCII characters except the colon.
-std::string check_header_name(std::string& v) {
-    bool ok = !v.empty() && std::all_of(v.begin(), v.end(),
-                                        [](char c) { return c >= 33 && c <= 126 && c != ':'; });
+std::string check_header_name(std::string& v)
+{
+    bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) { return c >= 33 && c <= 126 && c != ':'; });
     return ok ? "" : quote(v) + " is not a header field name (printable ASCII, no space or colon)";
 }
 
-bool valid_port(std::string_view s) {
+bool valid_port(std::string_view s)
+{
     if (s.empty() || s.size() > 5 || !std::all_of(s.begin(), s.end(), is_digit)) return false;
     long port = std::strtol(std::string(s).c_str(), nullptr, 10);
     return port >= 1 && port <= 65535;
@@ -131,14 +163,14 @@ bool valid_port(std::string_view s) {
 
 // A host name, an IPv4 address, or an IPv6 address in brackets (or, with
 // UNBRACKETED_V6, without: libmilter's inet6:PORT@::1).
-bool valid_host(std::string_view s, bool unbracketed_v6 = false) {
+bool valid_host(std::string_view s, bool unbracketed_v6 = false)
+{
     if (s.empty()) return false;
     if (s.front() == '[') {
         if (s.size() < 3 || s.back() != ']') return false;
         s = s.substr(1, s.size() - 2);
         return std::all_of(s.begin(), s.end(), [](char c) {
-            return is_digit(c) || (to_lower(c) >= 'a' && to_lower(c) <= 'f') || c == ':' ||
-                   c == '.';
+            return is_digit(c) || (to_lower(c) >= 'a' && to_lower(c) <= 'f') || c == ':' || c == '.';
         });
     }
     return std::all_of(s.begin(), s.end(), [unbracketed_v6](char c) {
@@ -147,7 +179,8 @@ bool valid_host(std::string_view s, bool unbracketed_v6 = false) {
 }
 
 // HOST:PORT, the host possibly a bracketed IPv6 address.
-bool valid_host_port(std::string_view s) {
+bool valid_host_port(std::string_view s)
+{
     std::size_t colon = s.rfind(':');
     if (colon == std::string_view::npos) return false;
     std::string_view host = s.substr(0, colon);
@@ -155,29 +188,36 @@ bool valid_host_port(std::string_view s) {
     return valid_host(host) && valid_port(s.substr(colon + 1));
 }
 
-bool valid_unix_path(std::string_view s) { return s.size() > 1 && s.front() == '/'; }
+bool valid_unix_path(std::string_view s)
+{
+    return s.size() > 1 && s.front() == '/';
+}
 
 // Where mail is handed to Postfix: smtp:HOST:PORT, lmtp:HOST:PORT, lmtp:unix:/PATH.
-bool valid_delivery(std::string_view s) {
+bool valid_delivery(std::string_view s)
+{
     if (starts_with(s, "lmtp:unix:")) return valid_unix_path(s.substr(10));
     if (starts_with(s, "smtp:")) return valid_host_port(s.substr(5));
     if (starts_with(s, "lmtp:")) return valid_host_port(s.substr(5));
     return false;
 }
 
-std::string check_delivery(std::string& v) {
+std::string check_delivery(std::string& v)
+{
     if (valid_delivery(v)) return "";
     return quote(v) + R"( is not "smtp:HOST:PORT", "lmtp:HOST:PORT" or "lmtp:unix:/PATH")";
 }
 
-std::string check_route(std::string& v) {
+std::string check_route(std::string& v)
+{
     if (v == "ses" || valid_delivery(v)) return "";
     return quote(v) + R"( is not "smtp:HOST:PORT", "lmtp:HOST:PORT", "lmtp:unix:/PATH" or "ses")";
 }
 
 // libmilter's socket syntax (smfi_setconn): unix:/PATH (local:/PATH), inet:PORT[@HOST],
 // inet6:PORT[@HOST].
-std::string check_socket(std::string& v) {
+std::string check_socket(std::string& v)
+{
     bool ok = false;
     std::string_view s = v;
     if (starts_with(s, "unix:") || starts_with(s, "local:")) {
@@ -186,17 +226,18 @@ std::string check_socket(std::string& v) {
         bool v6 = starts_with(s, "inet6:");
         std::string_view rest = s.substr(s.find(':') + 1);
         std::size_t at = rest.find('@');
-        ok = valid_port(rest.substr(0, at)) &&
-             (at == std::string_view::npos || valid_host(rest.substr(at + 1), v6));
+        ok = valid_port(rest.substr(0, at)) && (at == std::string_view::npos || valid_host(rest.substr(at + 1), v6));
     }
     return ok ? "" : quote(v) + R"( is not "unix:/PATH", "inet:PORT@HOST" or "inet:PORT")";
 }
 
-std::string check_listen(std::string& v) {
+std::string check_listen(std::string& v)
+{
     return valid_host_port(v) ? "" : quote(v) + " is not HOST:PORT";
 }
 
-std::string check_url(std::string& v) {
+std::string check_url(std::string& v)
+{
     std::string_view s = v;
     std::string_view rest = starts_with(s, "https://")  ? s.substr(8)
                             : starts_with(s, "http://") ? s.substr(7)
@@ -206,22 +247,28 @@ std::string check_url(std::string& v) {
     return ok ? "" : quote(v) + " is not an http:// or https:// URL";
 }
 
-std::string check_optional_url(std::string& v) { return v.empty() ? "" : check_url(v); }
+std::string check_optional_url(std::string& v)
+{
+    return v.empty() ? "" : check_url(v);
+}
 
-std::string check_region(std::string& v) {
-    bool ok = !v.empty() && std::all_of(v.begin(), v.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-';
-    });
+std::string check_region(std::string& v)
+{
+    bool ok = !v.empty() &&
+              std::all_of(v.begin(), v.end(), [](char c) { return (c >= 'a' && c <= 'z') || is_digit(c) || c == '-'; });
     return ok ? "" : quote(v) + " is not an AWS region name (such as \"us-east-1\")";
 }
 
-std::string check_optional_region(std::string& v) { return v.empty() ? "" : check_region(v); }
+std::string check_optional_region(std::string& v)
+{
+    return v.empty() ? "" : check_region(v);
+}
 
 // DynamoDB table names: 3 to 255 of [A-Za-z0-9_.-].
-std::string check_table_name(std::string& v) {
-    bool ok = v.size() >= 3 && v.size() <= 255 && std::all_of(v.begin(), v.end(), [](char c) {
-                  return is_alnum(c) || c == '_' || c == '.' || c == '-';
-              });
+std::string check_table_name(std::string& v)
+{
+    bool ok = v.size() >= 3 && v.size() <= 255 &&
+              std::all_of(v.begin(), v.end(), [](char c) { return is_alnum(c) || c == '_' || c == '.' || c == '-'; });
     return ok ? "" : quote(v) + " is not a DynamoDB table name (3 to 255 of A-Z a-z 0-9 _ . -)";
 }
 
@@ -255,7 +302,8 @@ struct Key {
 constexpr bool reload = true;
 constexpr bool restart = false;
 
-const std::vector<Key>& keys() {
+const std::vector<Key>& keys()
+{
     static const std::vector<Key> table = {
         {.name = "store.backend",
          .member = &Config::store_backend,
@@ -431,16 +479,21 @@ const std::vector<Key>& keys() {
     return table;
 }
 
-std::string_view section_of(std::string_view name) { return name.substr(0, name.rfind('.')); }
+std::string_view section_of(std::string_view name)
+{
+    return name.substr(0, name.rfind('.'));
+}
 
-const Key* find_key(std::string_view name) {
+const Key* find_key(std::string_view name)
+{
     for (const Key& k : keys())
         if (k.name == name) return &k;
     return nullptr;
 }
 
 // True when NAME is a table of the file: "store", "store.dynamodb", ...
-bool is_section(std::string_view name) {
+bool is_section(std::string_view name)
+{
     for (const Key& k : keys()) {
         std::string_view n = k.name;
         if (n.size() > name.size() && starts_with(n, name) && n[name.size()] == '.') return true;
@@ -448,18 +501,25 @@ bool is_section(std::string_view name) {
     return false;
 }
 
-std::string type_name(const Member& m) {
+std::string type_name(const Member& m)
+{
     switch (m.index()) {
-    case 0: return "string";
-    case 1: return "integer";
-    case 2: return "boolean";
-    case 3: return "array of strings";
-    default: return "array of tables";
+        case 0:
+            return "string";
+        case 1:
+            return "integer";
+        case 2:
+            return "boolean";
+        case 3:
+            return "array of strings";
+        default:
+            return "array of tables";
     }
 }
 
 // The value of KEY in CONFIG, written as TOML.
-std::string to_toml(const Key& key, const Config& config) {
+std::string to_toml(const Key& key, const Config& config)
+{
     return std::visit(
         [&](auto member) -> std::string {
             const auto& v = config.*member;
@@ -489,7 +549,8 @@ std::string to_toml(const Key& key, const Config& config) {
         key.member);
 }
 
-bool same_value(const Key& key, const Config& a, const Config& b) {
+bool same_value(const Key& key, const Config& a, const Config& b)
+{
     return std::visit([&](auto member) { return a.*member == b.*member; }, key.member);
 }
 
@@ -503,17 +564,15 @@ struct Problem {
 
 class Problems {
   public:
-    void add(std::uint_least32_t line, std::string reason) {
-        list_.push_back({line, std::move(reason)});
-    }
+    void add(std::uint_least32_t line, std::string reason) { list_.push_back({line, std::move(reason)}); }
     void add(const toml::value& at, std::string reason) { add(at.location().line(), reason); }
     // Throws the problem on the lowest line, if any.
-    void raise(const std::string& file) const {
+    void raise(const std::string& file) const
+    {
         if (list_.empty()) return;
-        const Problem& first =
-            *std::min_element(list_.begin(), list_.end(), [](const Problem& a, const Problem& b) {
-                return a.line != b.line ? a.line < b.line : a.reason < b.reason;
-            });
+        const Problem& first = *std::min_element(list_.begin(), list_.end(), [](const Problem& a, const Problem& b) {
+            return a.line != b.line ? a.line < b.line : a.reason < b.reason;
+        });
         throw ConfigError(file + ":" + std::to_string(first.line) + ": " + first.reason);
     }
 
@@ -521,23 +580,35 @@ class Problems {
     std::vector<Problem> list_;
 };
 
-std::string a_type(const toml::value& v) {
+std::string a_type(const toml::value& v)
+{
     switch (v.type()) {
-    case toml::value_t::boolean: return "a boolean";
-    case toml::value_t::integer: return "an integer";
-    case toml::value_t::floating: return "a float";
-    case toml::value_t::string: return "a string";
-    case toml::value_t::offset_datetime:
-    case toml::value_t::local_datetime: return "a date-time";
-    case toml::value_t::local_date: return "a date";
-    case toml::value_t::local_time: return "a time";
-    case toml::value_t::array: return "an array";
-    case toml::value_t::table: return "a table";
-    default: return "nothing";
+        case toml::value_t::boolean:
+            return "a boolean";
+        case toml::value_t::integer:
+            return "an integer";
+        case toml::value_t::floating:
+            return "a float";
+        case toml::value_t::string:
+            return "a string";
+        case toml::value_t::offset_datetime:
+        case toml::value_t::local_datetime:
+            return "a date-time";
+        case toml::value_t::local_date:
+            return "a date";
+        case toml::value_t::local_time:
+            return "a time";
+        case toml::value_t::array:
+            return "an array";
+        case toml::value_t::table:
+            return "a table";
+        default:
+            return "nothing";
     }
 }
 
-std::size_t edit_distance(std::string_view a, std::string_view b) {
+std::size_t edit_distance(std::string_view a, std::string_view b)
+{
     std::vector<std::size_t> row(b.size() + 1);
     for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
     for (std::size_t i = 1; i <= a.size(); ++i) {
@@ -553,12 +624,12 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 }
 
 // " (did you mean "policy.domains"?)" for a near miss or a key in the wrong table.
-std::string suggestion(std::string_view unknown) {
+std::string suggestion(std::string_view unknown)
+{
     std::vector<std::string> names;
     for (const Key& k : keys()) {
         names.emplace_back(k.name);
-        for (const Field& f : k.fields)
-            names.push_back(std::string(k.name) + "." + std::string(f.name));
+        for (const Field& f : k.fields) names.push_back(std::string(k.name) + "." + std::string(f.name));
     }
     std::string best;
     std::size_t best_distance = 3;
@@ -581,7 +652,8 @@ std::string suggestion(std::string_view unknown) {
 }
 
 // Reports NAME (whose value is V) as unknown: each leaf key of an unknown table.
-void report_unknown(const std::string& name, const toml::value& v, Problems& problems) {
+void report_unknown(const std::string& name, const toml::value& v, Problems& problems)
+{
     if (v.is_table() && !v.as_table().empty()) {
         for (const auto& [k, child] : v.as_table()) report_unknown(name + "." + k, child, problems);
         return;
@@ -591,9 +663,9 @@ void report_unknown(const std::string& name, const toml::value& v, Problems& pro
 }
 
 // Checks one string S of KEY against its allowed words and check; normalises S.
-bool check_string(const Key& key, std::string& s, const toml::value& at, Problems& problems) {
-    if (!key.allowed.empty() &&
-        std::find(key.allowed.begin(), key.allowed.end(), s) == key.allowed.end()) {
+bool check_string(const Key& key, std::string& s, const toml::value& at, Problems& problems)
+{
+    if (!key.allowed.empty() && std::find(key.allowed.begin(), key.allowed.end(), s) == key.allowed.end()) {
         std::string words;
         for (std::string_view w : key.allowed) words += (words.empty() ? "" : ", ") + quote(w);
         problems.add(at, std::string(key.name) + ": " + quote(s) + " is not one of " + words);
@@ -609,12 +681,13 @@ bool check_string(const Key& key, std::string& s, const toml::value& at, Problem
     return true;
 }
 
-std::string expected(std::string_view name, std::string_view what, const toml::value& v) {
+std::string expected(std::string_view name, std::string_view what, const toml::value& v)
+{
     return std::string(name) + ": expected " + std::string(what) + ", got " + a_type(v);
 }
 
-void parse_table_array(const Key& key, std::vector<IngestQueue>& out, const toml::value& v,
-                       Problems& problems) {
+void parse_table_array(const Key& key, std::vector<IngestQueue>& out, const toml::value& v, Problems& problems)
+{
     if (!v.is_array()) {
         std::string hint = v.is_table() ? " (write [[" + std::string(key.name) + "]])" : "";
         problems.add(v, expected(key.name, "an array of tables", v) + hint);
@@ -630,8 +703,8 @@ void parse_table_array(const Key& key, std::vector<IngestQueue>& out, const toml
         bool ok = true;
         for (const auto& [k, fv] : element.as_table()) {
             std::string name = std::string(key.name) + "." + k;
-            auto field = std::find_if(key.fields.begin(), key.fields.end(),
-                                      [&k = k](const Field& f) { return f.name == k; });
+            auto field =
+                std::find_if(key.fields.begin(), key.fields.end(), [&k = k](const Field& f) { return f.name == k; });
             if (field == key.fields.end()) {
                 report_unknown(name, fv, problems);
                 ok = false;
@@ -657,8 +730,7 @@ void parse_table_array(const Key& key, std::vector<IngestQueue>& out, const toml
         if (!ok) continue;
         for (const IngestQueue& earlier : out) {
             if (earlier.url == entry.url) {
-                problems.add(element, std::string(key.name) + ": queue " + quote(entry.url) +
-                                          " is listed twice");
+                problems.add(element, std::string(key.name) + ": queue " + quote(entry.url) + " is listed twice");
                 ok = false;
             }
         }
@@ -666,7 +738,8 @@ void parse_table_array(const Key& key, std::vector<IngestQueue>& out, const toml
     }
 }
 
-void parse_key(const Key& key, const toml::value& v, Config& config, Problems& problems) {
+void parse_key(const Key& key, const toml::value& v, Config& config, Problems& problems)
+{
     if (auto m = std::get_if<std::string Config::*>(&key.member)) {
         if (!v.is_string()) return problems.add(v, expected(key.name, "a string", v));
         std::string s = v.as_string().str;
@@ -675,9 +748,8 @@ void parse_key(const Key& key, const toml::value& v, Config& config, Problems& p
         if (!v.is_integer()) return problems.add(v, expected(key.name, "an integer", v));
         std::int64_t n = v.as_integer();
         if (n < key.min || n > key.max)
-            return problems.add(v, std::string(key.name) + ": " + std::to_string(n) +
-                                       " is out of range " + std::to_string(key.min) + ".." +
-                                       std::to_string(key.max));
+            return problems.add(v, std::string(key.name) + ": " + std::to_string(n) + " is out of range " +
+                                       std::to_string(key.min) + ".." + std::to_string(key.max));
         config.*(*m) = n;
     } else if (auto m = std::get_if<bool Config::*>(&key.member)) {
         if (!v.is_boolean()) return problems.add(v, expected(key.name, "true or false", v));
@@ -691,8 +763,7 @@ void parse_key(const Key& key, const toml::value& v, Config& config, Problems& p
                 continue;
             }
             std::string s = element.as_string().str;
-            if (check_string(key, s, element, problems) &&
-                std::find(list.begin(), list.end(), s) == list.end())
+            if (check_string(key, s, element, problems) && std::find(list.begin(), list.end(), s) == list.end())
                 list.push_back(s);
         }
         config.*(*m) = list;
@@ -701,7 +772,8 @@ void parse_key(const Key& key, const toml::value& v, Config& config, Problems& p
     }
 }
 
-void walk(const toml::value& table, const std::string& prefix, Config& config, Problems& problems) {
+void walk(const toml::value& table, const std::string& prefix, Config& config, Problems& problems)
+{
     for (const auto& [k, v] : table.as_table()) {
         std::string name = prefix.empty() ? k : prefix + "." + k;
         if (const Key* key = find_key(name)) {
@@ -718,7 +790,8 @@ void walk(const toml::value& table, const std::string& prefix, Config& config, P
 }
 
 // toml11's what() is several lines of ASCII art; keep the first line's message.
-std::string condense(const std::string& what) {
+std::string condense(const std::string& what)
+{
     std::string text;
     for (std::size_t i = 0; i < what.size(); ++i) {
         if (what[i] == '\x1b') {  // ANSI colour sequence
@@ -735,15 +808,13 @@ std::string condense(const std::string& what) {
         if (colon != std::string::npos) line.erase(0, colon + 2);
     }
     while (!line.empty() && (line.back() == '.' || line.back() == ' ')) line.pop_back();
-    if (line.find("unknown value appeared") != std::string::npos)
-        line += " (strings need double quotes)";
+    if (line.find("unknown value appeared") != std::string::npos) line += " (strings need double quotes)";
     for (std::string_view what : {"value", "table"}) {  // `value ("x") already exists`
         const std::string head = std::string(what) + " (\"", tail = "\") already exists";
         if (starts_with(line, head) && line.size() > head.size() + tail.size() &&
             line.compare(line.size() - tail.size(), tail.size(), tail) == 0) {
             std::string name = line.substr(head.size(), line.size() - head.size() - tail.size());
-            line = (what == "table" ? "table [" + name + "]" : "key " + quote(name)) +
-                   " is defined twice";
+            line = (what == "table" ? "table [" + name + "]" : "key " + quote(name)) + " is defined twice";
         }
     }
     return line.empty() ? "invalid TOML" : line;
@@ -751,12 +822,14 @@ std::string condense(const std::string& what) {
 
 }  // namespace
 
-std::string default_config_path() {
+std::string default_config_path()
+{
     const char* env = std::getenv("SESAME_CONFIG");
     return env && *env ? env : "/etc/sesame/sesame.conf";
 }
 
-Config parse_config(const std::string& text, const std::string& name) {
+Config parse_config(const std::string& text, const std::string& name)
+{
     Config config;
     config.source = name;
     Problems problems;
@@ -765,8 +838,7 @@ Config parse_config(const std::string& text, const std::string& name) {
         const toml::value root = toml::parse(in, name);
         walk(root, "", config, problems);
     } catch (const toml::exception& e) {
-        throw ConfigError(name + ":" + std::to_string(e.location().line()) +
-                          ": syntax error: " + condense(e.what()));
+        throw ConfigError(name + ":" + std::to_string(e.location().line()) + ": syntax error: " + condense(e.what()));
     } catch (const ConfigError&) {
         throw;
     } catch (const std::exception& e) {
@@ -776,12 +848,11 @@ Config parse_config(const std::string& text, const std::string& name) {
     return config;
 }
 
-Config load_config(const std::string& path, bool required) {
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"),
-                                                         std::fclose);
+Config load_config(const std::string& path, bool required)
+{
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), std::fclose);
     auto cannot_read = [&path](int err) {
-        return ConfigError(
-            path + ": cannot read: " + std::error_code(err, std::generic_category()).message());
+        return ConfigError(path + ": cannot read: " + std::error_code(err, std::generic_category()).message());
     };
     if (!file) {
         int err = errno;
@@ -796,27 +867,30 @@ Config load_config(const std::string& path, bool required) {
     return parse_config(text, path);
 }
 
-std::vector<KeyInfo> config_keys() {
+std::vector<KeyInfo> config_keys()
+{
     const Config defaults;
     std::vector<KeyInfo> out;
     for (const Key& key : keys()) {
-        out.push_back({std::string(key.name), type_name(key.member), to_toml(key, defaults),
-                       key.reloadable, std::string(key.doc)});
+        out.push_back({std::string(key.name), type_name(key.member), to_toml(key, defaults), key.reloadable,
+                       std::string(key.doc)});
         for (const Field& f : key.fields)
-            out.push_back({std::string(key.name) + "." + std::string(f.name), "string",
-                           "(required)", key.reloadable, std::string(f.doc)});
+            out.push_back({std::string(key.name) + "." + std::string(f.name), "string", "(required)", key.reloadable,
+                           std::string(f.doc)});
     }
     return out;
 }
 
-std::vector<std::string> restart_needed(const Config& running, const Config& reloaded) {
+std::vector<std::string> restart_needed(const Config& running, const Config& reloaded)
+{
     std::vector<std::string> out;
     for (const Key& key : keys())
         if (!key.reloadable && !same_value(key, running, reloaded)) out.emplace_back(key.name);
     return out;
 }
 
-std::string config_to_toml(const Config& config) {
+std::string config_to_toml(const Config& config)
+{
     std::ostringstream out;
     std::string section;
     std::vector<const Key*> table_arrays;  // [[...]] must follow their section's plain keys
@@ -828,13 +902,11 @@ std::string config_to_toml(const Config& config) {
             out << "\n# " << doc << (entries.empty() ? " For example:" : "") << "\n";
             if (entries.empty()) {
                 out << "# [[" << key->name << "]]\n";
-                for (const Field& f : key->fields)
-                    out << "# " << f.name << " = " << quote(f.example) << "\n";
+                for (const Field& f : key->fields) out << "# " << f.name << " = " << quote(f.example) << "\n";
             }
             for (std::size_t i = 0; i < entries.size(); ++i) {
                 out << (i ? "\n" : "") << "[[" << key->name << "]]\n";
-                for (const Field& f : key->fields)
-                    out << f.name << " = " << quote(entries[i].*(f.member)) << "\n";
+                for (const Field& f : key->fields) out << f.name << " = " << quote(entries[i].*(f.member)) << "\n";
             }
         }
         table_arrays.clear();
@@ -855,7 +927,8 @@ std::string config_to_toml(const Config& config) {
     return out.str();
 }
 
-std::string config_reference_markdown() {
+std::string config_reference_markdown()
+{
     const Config defaults;
     std::ostringstream md;
     md << "# Configuration reference\n"
@@ -910,11 +983,11 @@ std::string config_reference_markdown() {
         if (std::holds_alternative<std::int64_t Config::*>(key.member))
             doc += " Range " + std::to_string(key.min) + " to " + std::to_string(key.max) + ".";
         const char* reload_word = key.reloadable ? "yes" : "restart";
-        md << "| `" << key.name << "` | " << type_name(key.member) << " | `"
-           << to_toml(key, defaults) << "` | " << reload_word << " | " << cell(doc) << " |\n";
+        md << "| `" << key.name << "` | " << type_name(key.member) << " | `" << to_toml(key, defaults) << "` | "
+           << reload_word << " | " << cell(doc) << " |\n";
         for (const Field& f : key.fields)
-            md << "| `" << key.name << "." << f.name << "` | string | (required) | " << reload_word
-               << " | " << cell(std::string(f.doc)) << " |\n";
+            md << "| `" << key.name << "." << f.name << "` | string | (required) | " << reload_word << " | "
+               << cell(std::string(f.doc)) << " |\n";
     }
 
     md << "\n## Example\n\n"

@@ -14,7 +14,8 @@
 
 #include "policy/config/config.hpp"
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv)
+{
     if (argc > 2) {
         std::cerr << "usage: sesame-config-doc [OUTPUT-FILE]\n";
         return 2;

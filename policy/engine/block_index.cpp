@@ -87,6 +87,10 @@ bool BlockIndex::verify(std::uint32_t id, std::string_view sender) const
 std::optional<std::uint32_t> BlockIndex::probe(std::uint64_t hash, std::string_view sender) const
 {
     if (slots_.empty()) return std::nullopt;
+    // Most probes are for literals nobody filed: the filter (small enough
+    // to stay in cache) answers those without touching the slot table.
+    const std::uint64_t bit = hash >> bloom_shift_;
+    if (!((bloom_[bit >> 6] >> (bit & 63)) & 1)) return std::nullopt;
     for (std::uint64_t i = hash & mask_;; i = (i + 1) & mask_) {
         const Slot& slot = slots_[i];
         if (slot.hash == 0) return std::nullopt;
@@ -182,7 +186,7 @@ std::size_t BlockIndex::memory_bytes() const
 {
     std::size_t n = text_.capacity() + patterns_.capacity() * sizeof(Pattern) +
                     ids_.capacity() * sizeof(std::uint32_t) + slots_.capacity() * sizeof(Slot);
-    n += key_slots_.capacity() * sizeof(KeySlot);
+    n += key_slots_.capacity() * sizeof(KeySlot) + bloom_.capacity() * sizeof(std::uint64_t);
     for (const auto& name : key_names_) n += sizeof(std::string) + name.capacity();
     for (const auto& [id, list] : scan_) n += 48 + list.capacity() * sizeof(std::uint32_t);
     return n;
@@ -202,8 +206,8 @@ void BlockIndexBuilder::add(std::string_view key, std::string_view pattern)
     const auto offset = static_cast<std::uint32_t>(ix.text_.size());
     ix.text_.append(pattern);
     ix.text_.push_back('\0');
-    ix.patterns_.push_back({offset, static_cast<std::uint32_t>(pattern.size()), info.id,
-                            glob_error(pattern).has_value()});
+    ix.patterns_.push_back(
+        {offset, static_cast<std::uint32_t>(pattern.size()), info.id, glob_error(pattern).has_value()});
 
     // Hashed from PATTERN, the same bytes as the copy in text_ (which moves
     // as it grows, so no view into it is kept here).
@@ -216,8 +220,7 @@ void BlockIndexBuilder::add(std::string_view key, std::string_view pattern)
     info.kinds |= static_cast<std::uint8_t>(1u << f.kind);
     if (f.kind == domain_prefix) info.domain_prefix_lengths |= static_cast<std::uint8_t>(1u << (f.extra.size() - 1));
     if (f.kind == prefix) info.prefix_lengths |= static_cast<std::uint8_t>(1u << (f.literal.size() - 1));
-    entries_.emplace_back(hash_of(f.kind, info.id, text_hash(f.literal), f.extra.empty() ? 0 : text_hash(f.extra)),
-                          id);
+    entries_.emplace_back(hash_of(f.kind, info.id, text_hash(f.literal), f.extra.empty() ? 0 : text_hash(f.extra)), id);
 }
 
 std::unique_ptr<const BlockIndex> BlockIndexBuilder::build()
@@ -237,10 +240,17 @@ std::unique_ptr<const BlockIndex> BlockIndexBuilder::build()
         std::size_t capacity = std::bit_ceil(unique.size() * 2);
         ix.slots_.assign(capacity, BlockIndex::Slot{0, 0, 0});
         ix.mask_ = capacity - 1;
+        // One bit per filed literal in 8 bits per literal: about one absent
+        // literal in nine passes the filter and reads the table.
+        const std::size_t bits = std::max<std::size_t>(64, std::bit_ceil(unique.size() * 8));
+        ix.bloom_.assign(bits / 64, 0);
+        ix.bloom_shift_ = 64 - static_cast<unsigned>(std::countr_zero(bits));
         for (const auto& s : unique) {
             std::uint64_t i = s.hash & ix.mask_;
             while (ix.slots_[i].hash != 0) i = (i + 1) & ix.mask_;
             ix.slots_[i] = s;
+            const std::uint64_t bit = s.hash >> ix.bloom_shift_;
+            ix.bloom_[bit >> 6] |= std::uint64_t{1} << (bit & 63);
         }
     }
     if (!keys_.empty()) {

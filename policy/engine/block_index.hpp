@@ -8,9 +8,10 @@
 // the first '@'), a ".suffix" of the domain, or up to four leading
 // characters. Only patterns with no usable literal ("*", "*spam*") are
 // scanned, per key. A lookup probes one open-addressing hash table a few
-// times per key and verifies the few candidates with glob_match (or with
-// fnmatch(3) itself for patterns glob_error refuses, so that any pattern in
-// the store behaves exactly as fnmatch would).
+// times per key, behind a Bloom filter that answers most misses from cache,
+// and verifies the few candidates with glob_match (or with fnmatch(3) itself
+// for patterns glob_error refuses, so that any pattern in the store behaves
+// exactly as fnmatch would).
 //
 // Rule keys live in a flat open-addressing table too, so that the three or
 // four keys of a recipient cost one cache line each, and the lookup
@@ -54,7 +55,7 @@ class BlockIndex {
         bool use_libc;      // refused by glob_error: verify with fnmatch(3)
     };
     struct Slot {
-        std::uint64_t hash;  // 0: empty
+        std::uint64_t hash;        // 0: empty
         std::uint32_t begin, end;  // range in ids_
     };
     // One rule key: which filing kinds and literal lengths exist under it,
@@ -77,6 +78,8 @@ class BlockIndex {
     std::vector<std::uint32_t> ids_;
     std::vector<Slot> slots_;
     std::uint64_t mask_ = 0;
+    std::vector<std::uint64_t> bloom_;  // a one-hash Bloom filter of the slots' hashes
+    unsigned bloom_shift_ = 0;          // its bit: the hash's top bits
     std::vector<KeySlot> key_slots_;
     std::uint64_t key_mask_ = 0;
     bool key_collisions_ = false;  // two key names share a hash: compare names
@@ -93,7 +96,7 @@ class BlockIndexBuilder {
   private:
     std::unique_ptr<BlockIndex> index_ = std::make_unique<BlockIndex>();
     std::vector<std::pair<std::uint64_t, std::uint32_t>> entries_;  // (hash, pattern id)
-    std::unordered_map<std::string, BlockIndex::KeySlot> keys_;      // by name, while building
+    std::unordered_map<std::string, BlockIndex::KeySlot> keys_;     // by name, while building
 };
 
 }  // namespace sesame::engine

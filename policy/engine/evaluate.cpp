@@ -20,16 +20,26 @@ namespace sesame::engine {
 const char* to_string(Verdict v)
 {
     switch (v) {
-    case Verdict::deliver: return "deliver";
-    case Verdict::reject: return "reject";
-    case Verdict::discard: return "discard";
-    case Verdict::defer: return "defer";
+        case Verdict::deliver:
+            return "deliver";
+        case Verdict::reject:
+            return "reject";
+        case Verdict::discard:
+            return "discard";
+        case Verdict::defer:
+            return "defer";
     }
     return "?";
 }
 
-const char* to_string(Route r) { return r == Route::internal ? "internal" : "external"; }
-const char* to_string(ForwardMode m) { return m == ForwardMode::redirect ? "redirect" : "resend"; }
+const char* to_string(Route r)
+{
+    return r == Route::internal ? "internal" : "external";
+}
+const char* to_string(ForwardMode m)
+{
+    return m == ForwardMode::redirect ? "redirect" : "resend";
+}
 
 namespace {
 
@@ -162,23 +172,22 @@ void apply_forward(const Snapshot& snap, const MessageFacts& m, const Address& r
 }
 
 // Why no reply may be sent, or "" when every RFC 3834 / RFC 5230 condition holds.
-std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const MessageInfo& msg,
-                             const Address& rcpt, const OooRule& rule, Time now)
+std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const MessageInfo& msg, const Address& rcpt,
+                             const OooRule& rule, Time now)
 {
     if (!rule.active) return "rule is not active";
     if (rule.start && now < *rule.start) return "not started (starts " + utc_time(*rule.start) + ")";
     if (rule.until && now >= *rule.until) return "ended (" + utc_time(*rule.until) + ")";
     if (m.sender.empty()) return "null envelope sender";
     const std::string local = m.sender.substr(0, m.sender.rfind('@'));
-    static const char* const kNoReply[] = {"mailer-daemon", "postmaster", "noreply", "no-reply",
-                                           "donotreply", "do-not-reply"};
+    static const char* const kNoReply[] = {"mailer-daemon", "postmaster", "noreply",
+                                           "no-reply",      "donotreply", "do-not-reply"};
     for (const char* n : kNoReply)
         if (local == n) return "sender " + m.sender + " is a " + n + " address";
     if (local.rfind("owner-", 0) == 0) return "sender " + m.sender + " is an owner- address";
     if (local.size() >= 8 && local.compare(local.size() - 8, 8, "-request") == 0)
         return "sender " + m.sender + " is a -request address";
-    if (!msg.auto_submitted.empty() && msg.auto_submitted != "no")
-        return "Auto-Submitted: " + msg.auto_submitted;
+    if (!msg.auto_submitted.empty() && msg.auto_submitted != "no") return "Auto-Submitted: " + msg.auto_submitted;
     if (msg.precedence == "bulk" || msg.precedence == "list" || msg.precedence == "junk")
         return "Precedence: " + msg.precedence;
     if (msg.has_list_id) return "message has a List-Id header";
@@ -197,8 +206,7 @@ std::string reply_suppressed(const Snapshot& snap, const MessageFacts& m, const 
 }
 
 void apply_ooo(const Snapshot& snap, const MessageFacts& m, const MessageInfo& msg, const Address& rcpt,
-               const std::vector<std::string>& keys, Time now, const ReplyHistory* history,
-               RecipientDecision& d)
+               const std::vector<std::string>& keys, Time now, const ReplyHistory* history, RecipientDecision& d)
 {
     std::string key;
     const OooRule* rule = snap.ooo_for(keys, &key);
@@ -228,7 +236,7 @@ void apply_ooo(const Snapshot& snap, const MessageFacts& m, const MessageInfo& m
     r.html = rule->html;
     r.in_reply_to = msg.message_id;
     r.references = msg.references.empty() || msg.message_id.empty() ? msg.references + msg.message_id
-                                                                     : msg.references + " " + msg.message_id;
+                                                                    : msg.references + " " + msg.message_id;
     r.rule_key = mailbox;
     r.interval_seconds = interval;
     d.trace.push_back("autoreply (key " + key + "): reply from " + r.from + " to " + r.to + ", interval " +
@@ -277,8 +285,8 @@ Decision evaluate(const Snapshot& snap, const Envelope& env, const MessageInfo& 
             d.local = rcpt && snap.is_local_domain(rcpt->domain());
             d.verdict = Verdict::reject;
             d.smtp = kReplyTooManyHops;
-            d.trace.push_back("too many hops: " + std::to_string(msg.received_count) +
-                              " Received headers, max_hops " + std::to_string(snap.settings().max_hops));
+            d.trace.push_back("too many hops: " + std::to_string(msg.received_count) + " Received headers, max_hops " +
+                              std::to_string(snap.settings().max_hops));
         } else if (!rcpt) {
             d.trace.push_back("recipient is not a parseable address: untouched");
         } else if (!snap.is_local_domain(rcpt->domain())) {

@@ -35,13 +35,12 @@ inline constexpr std::string_view kReplyBlockedFrom = "550 5.7.1 From address bl
 inline constexpr std::string_view kReplyTooManyHops = "554 5.4.6 Too many hops";
 inline constexpr std::string_view kReplyTempfail = "451 4.3.0 Temporary policy failure, try again later";
 
-Decision evaluate(const Snapshot& snapshot, const Envelope& envelope, const MessageInfo& message,
-                  Time now, const ReplyHistory* history);
+Decision evaluate(const Snapshot& snapshot, const Envelope& envelope, const MessageInfo& message, Time now,
+                  const ReplyHistory* history);
 
 // RCPT-time check (the milter knows only the envelope then): the blocklist
 // for one recipient against the envelope sender. Same verdict and trace as
 // evaluate() gives that recipient when the envelope sender is blocked.
-RecipientDecision evaluate_envelope(const Snapshot& snapshot, std::string_view sender,
-                                    std::string_view recipient);
+RecipientDecision evaluate_envelope(const Snapshot& snapshot, std::string_view sender, std::string_view recipient);
 
 }  // namespace sesame::engine

@@ -14,9 +14,8 @@ namespace sesame::engine {
 
 namespace {
 
-constexpr std::array<std::string_view, 12> kClasses = {"alnum", "alpha", "blank", "cntrl",
-                                                        "digit", "graph", "lower", "print",
-                                                        "punct", "space", "upper", "xdigit"};
+constexpr std::array<std::string_view, 12> kClasses = {"alnum", "alpha", "blank", "cntrl", "digit", "graph",
+                                                       "lower", "print", "punct", "space", "upper", "xdigit"};
 
 // Membership of byte C in a [:class:], as the C locale defines it.
 bool in_class(std::string_view name, unsigned char c)
@@ -146,24 +145,31 @@ bool glob_match(std::string_view p, std::string_view s)
             std::size_t next = pi + 1;
             bool ok = false;
             switch (p[pi]) {
-            case '?':
-                ok = true;
-                break;
-            case '[':
-                switch (match_bracket(p, pi, c, &next)) {
-                case Bracket::match: ok = true; break;
-                case Bracket::nomatch: break;
-                case Bracket::literal: ok = c == '['; next = pi + 1; break;
-                case Bracket::fail: return false;
-                }
-                break;
-            case '\\':
-                if (pi + 1 >= p.size()) return false;
-                ok = static_cast<unsigned char>(p[pi + 1]) == c;
-                next = pi + 2;
-                break;
-            default:
-                ok = static_cast<unsigned char>(p[pi]) == c;
+                case '?':
+                    ok = true;
+                    break;
+                case '[':
+                    switch (match_bracket(p, pi, c, &next)) {
+                        case Bracket::match:
+                            ok = true;
+                            break;
+                        case Bracket::nomatch:
+                            break;
+                        case Bracket::literal:
+                            ok = c == '[';
+                            next = pi + 1;
+                            break;
+                        case Bracket::fail:
+                            return false;
+                    }
+                    break;
+                case '\\':
+                    if (pi + 1 >= p.size()) return false;
+                    ok = static_cast<unsigned char>(p[pi + 1]) == c;
+                    next = pi + 2;
+                    break;
+                default:
+                    ok = static_cast<unsigned char>(p[pi]) == c;
             }
             if (ok) {
                 pi = next;

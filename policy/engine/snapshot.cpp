@@ -13,8 +13,8 @@ namespace sesame::engine {
 namespace {
 
 template <typename Rule>
-const Rule* most_specific(const std::unordered_map<std::string, Rule>& rules,
-                          const std::vector<std::string>& keys, std::string* key)
+const Rule* most_specific(const std::unordered_map<std::string, Rule>& rules, const std::vector<std::string>& keys,
+                          std::string* key)
 {
     for (const auto& k : keys) {
         auto it = rules.find(k);

@@ -37,11 +37,11 @@ struct MessageInfo {
     std::string message_id;                   // with angle brackets, or ""
     std::string references;                   // References: as found, unfolded
     std::string in_reply_to;
-    int received_count = 0;                   // number of Received: headers
-    bool has_marker = false;                  // our marker or X-SES-Worker-Processed
-    std::string marker_name;                  // which marker header was found
-    std::string auto_submitted;               // value, lower-cased, "" if absent
-    std::string precedence;                   // value, lower-cased, "" if absent
+    int received_count = 0;      // number of Received: headers
+    bool has_marker = false;     // our marker or X-SES-Worker-Processed
+    std::string marker_name;     // which marker header was found
+    std::string auto_submitted;  // value, lower-cased, "" if absent
+    std::string precedence;      // value, lower-cased, "" if absent
     bool has_list_id = false;
 };
 
@@ -64,7 +64,7 @@ struct AutoReplyAction {
     std::string to;       // the envelope sender
     std::string subject;  // rule subject, or "Auto: <original subject>"
     std::string text;
-    std::string html;     // optional
+    std::string html;  // optional
     std::string in_reply_to;
     std::string references;
     std::string rule_key;  // whose reply-interval state to record

@@ -362,7 +362,7 @@ engine::MessageInfo read_message(std::string_view raw, const std::string& marker
     engine::MessageInfo info;
 
     GObjectPtr<GMimeObject> part = parse_header(bounded_header_block(header_block(skip_mbox_line(raw))));
-    if (part == nullptr) return info;  // no header at all
+    if (part == nullptr) return info;                                      // no header at all
     GMimeHeaderList* headers = g_mime_object_get_header_list(part.get());  // borrowed
     if (headers == nullptr) return info;
 

@@ -32,8 +32,7 @@ bool PolicySource::refresh(bool force)
         // A file replaced under us (a restore, `mv new.db policy.db`) keeps
         // our connection on the old inode: notice it, and reopen.
         struct stat st {};
-        if (::stat(path_.c_str(), &st) != 0)
-            throw StoreError("store " + path_ + ": " + std::strerror(errno));
+        if (::stat(path_.c_str(), &st) != 0) throw StoreError("store " + path_ + ": " + std::strerror(errno));
         if (store_ && (st.st_ino != inode_ || st.st_dev != device_)) {
             store_.reset();
             force = true;

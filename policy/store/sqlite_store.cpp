@@ -61,8 +61,8 @@ std::string bump_triggers()
     std::string sql;
     for (const char* table : {"domains", "blocks", "forwards", "ooo"})
         for (const char* op : {"INSERT", "UPDATE", "DELETE"})
-            sql += std::string("CREATE TRIGGER IF NOT EXISTS bump_") + table + "_" + op + " AFTER " + op +
-                   " ON " + table + " BEGIN UPDATE policy_version SET version = version + 1; END;\n";
+            sql += std::string("CREATE TRIGGER IF NOT EXISTS bump_") + table + "_" + op + " AFTER " + op + " ON " +
+                   table + " BEGIN UPDATE policy_version SET version = version + 1; END;\n";
     return sql;
 }
 
@@ -230,9 +230,8 @@ SqliteStore::SqliteStore(const std::string& path, bool read_only) : path_(path)
     const int v = schema_version_of(path);
     if (v == 0) throw StoreError("store " + path + ": not initialised (run `sesame db init`)");
     if (v < kSchemaVersion)
-        throw StoreError("store " + path + ": schema version " + std::to_string(v) +
-                         " is older than this sesame's " + std::to_string(kSchemaVersion) +
-                         " (run `sesame db init` to upgrade it)");
+        throw StoreError("store " + path + ": schema version " + std::to_string(v) + " is older than this sesame's " +
+                         std::to_string(kSchemaVersion) + " (run `sesame db init` to upgrade it)");
     if (v > kSchemaVersion)
         throw StoreError("store " + path + ": schema version " + std::to_string(v) +
                          " is newer than this sesame understands (" + std::to_string(kSchemaVersion) + ")");
@@ -319,8 +318,9 @@ bool SqliteStore::clear_forward(const std::string& key)
 
 void SqliteStore::set_ooo(const std::string& key, const engine::OooRule& rule)
 {
-    prepare("INSERT OR REPLACE INTO ooo (key, active, subject, text, html, start_at, until_at, interval_days) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
+    prepare(
+        "INSERT OR REPLACE INTO ooo (key, active, subject, text, html, start_at, until_at, interval_days) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")
         .bind(1, key)
         .bind(2, std::int64_t{rule.active})
         .bind(3, rule.subject)
@@ -354,8 +354,8 @@ engine::RuleSet SqliteStore::load_rules()
             rule.keep_copy = fw.integer(3) != 0;
             r.forwards.emplace(fw.text(0), std::move(rule));
         }
-        auto oo = prepare(
-            "SELECT key, active, subject, text, html, start_at, until_at, interval_days FROM ooo ORDER BY key");
+        auto oo =
+            prepare("SELECT key, active, subject, text, html, start_at, until_at, interval_days FROM ooo ORDER BY key");
         while (oo.step()) {
             engine::OooRule rule;
             rule.active = oo.integer(1) != 0;
@@ -402,9 +402,10 @@ bool SqliteStore::record_reply_if_due(std::string_view mailbox, std::string_view
 {
     // One statement, so two processes racing for the same pair cannot both
     // win: the upsert only overwrites a row older than the interval.
-    prepare("INSERT INTO reply_log (mailbox, sender, replied_at) VALUES (?1, ?2, ?3) "
-            "ON CONFLICT (mailbox, sender) DO UPDATE SET replied_at = excluded.replied_at "
-            "WHERE reply_log.replied_at <= ?4")
+    prepare(
+        "INSERT INTO reply_log (mailbox, sender, replied_at) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (mailbox, sender) DO UPDATE SET replied_at = excluded.replied_at "
+        "WHERE reply_log.replied_at <= ?4")
         .bind(1, mailbox)
         .bind(2, sender)
         .bind(3, now)

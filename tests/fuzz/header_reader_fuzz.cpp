@@ -58,12 +58,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     require(m.original_to.size() <= m.delivered_to.size());
     for (const std::string& a : m.original_to) require_clean(a);
-    for (std::string_view s : {std::string_view(m.subject), std::string_view(m.message_id), std::string_view(m.references),
-                               std::string_view(m.in_reply_to), std::string_view(m.marker_name),
-                               std::string_view(m.auto_submitted), std::string_view(m.precedence)})
+    for (std::string_view s :
+         {std::string_view(m.subject), std::string_view(m.message_id), std::string_view(m.references),
+          std::string_view(m.in_reply_to), std::string_view(m.marker_name), std::string_view(m.auto_submitted),
+          std::string_view(m.precedence)})
         require_clean(s);
     require(g_utf8_validate(m.subject.data(), static_cast<gssize>(m.subject.size()), nullptr));
-    require(m.message_id.empty() || (m.message_id.size() > 2 && m.message_id.front() == '<' && m.message_id.back() == '>'));
+    require(m.message_id.empty() ||
+            (m.message_id.size() > 2 && m.message_id.front() == '<' && m.message_id.back() == '>'));
     require(m.has_marker == !m.marker_name.empty());
     require(m.marker_name.empty() || m.marker_name == marker || m.marker_name == sesame::mime::kSesWorkerMarker);
     require(m.received_count >= 0 && static_cast<std::size_t>(m.received_count) <= size / 10 + 1);

@@ -22,7 +22,8 @@ namespace {
 const std::string kDocPath = std::string(SESAME_SOURCE_DIR) + "/docs/config.md";
 
 // The first line where A and B differ, as "line N: got ... / want ...".
-std::string first_difference(const std::string& got, const std::string& want) {
+std::string first_difference(const std::string& got, const std::string& want)
+{
     std::istringstream g(got), w(want);
     std::string gl, wl;
     for (int line = 1;; ++line) {
@@ -32,12 +33,12 @@ std::string first_difference(const std::string& got, const std::string& want) {
         if (!more_g) gl = "(end of file)";
         if (!more_w) wl = "(end of file)";
         if (gl != wl || !more_g || !more_w)
-            return "line " + std::to_string(line) + ":\n  committed: " + gl +
-                   "\n  generated: " + wl;
+            return "line " + std::to_string(line) + ":\n  committed: " + gl + "\n  generated: " + wl;
     }
 }
 
-TEST(ConfigDoc, CommittedReferenceIsUpToDate) {
+TEST(ConfigDoc, CommittedReferenceIsUpToDate)
+{
     std::ifstream in(kDocPath, std::ios::binary);
     ASSERT_TRUE(in) << kDocPath << " is missing; generate it with\n"
                     << "  cmake --build BUILD-DIR --target config-doc";
@@ -48,11 +49,11 @@ TEST(ConfigDoc, CommittedReferenceIsUpToDate) {
         << "docs/config.md is out of date with the key table in policy/config/config.cpp.\n"
         << "Regenerate it with\n"
         << "  cmake --build BUILD-DIR --target config-doc\n"
-        << "and commit the result. First difference, "
-        << first_difference(committed.str(), generated);
+        << "and commit the result. First difference, " << first_difference(committed.str(), generated);
 }
 
-TEST(ConfigDoc, ExampleParsesToTheDefaults) {
+TEST(ConfigDoc, ExampleParsesToTheDefaults)
+{
     const std::string md = config_reference_markdown();
     const std::string open = "```toml\n";
     const auto start = md.find(open);
@@ -69,7 +70,8 @@ TEST(ConfigDoc, ExampleParsesToTheDefaults) {
     }
 }
 
-TEST(ConfigDoc, EveryKeyIsDocumented) {
+TEST(ConfigDoc, EveryKeyIsDocumented)
+{
     const std::string md = config_reference_markdown();
     std::set<std::string> seen;
     for (const KeyInfo& k : config_keys()) {
@@ -80,26 +82,22 @@ TEST(ConfigDoc, EveryKeyIsDocumented) {
         EXPECT_EQ(k.doc.find('|'), std::string::npos);
         EXPECT_FALSE(k.type.empty());
         EXPECT_FALSE(k.default_toml.empty());
-        EXPECT_NE(md.find("| `" + k.name + "` | " + k.type + " | "), std::string::npos)
-            << "no row in the reference";
+        EXPECT_NE(md.find("| `" + k.name + "` | " + k.type + " | "), std::string::npos) << "no row in the reference";
     }
     EXPECT_EQ(md.rfind("# Configuration reference\n", 0), 0u);
 }
 
-TEST(ConfigDoc, KeysOfTheDesignAreInTheTable) {
+TEST(ConfigDoc, KeysOfTheDesignAreInTheTable)
+{
     std::set<std::string> names;
     for (const KeyInfo& k : config_keys()) names.insert(k.name);
-    for (const char* name : {"store.backend",       "store.sqlite",
-                             "policy.domains",      "policy.recipient_delimiter",
-                             "policy.max_hops",     "policy.marker_header",
-                             "milter.socket",       "milter.reinject",
-                             "outbound.route",      "srs.domain",
-                             "srs.secret_file",     "aws.region",
-                             "aws.endpoint",        "ingest.concurrency",
-                             "ingest.deliver_to",   "ingest.queue",
-                             "ingest.queue.domain", "ingest.queue.url",
-                             "http.listen",         "log.level",
-                             "log.target"})
+    for (const char* name :
+         {"store.backend",       "store.sqlite",         "policy.domains",    "policy.recipient_delimiter",
+          "policy.max_hops",     "policy.marker_header", "milter.socket",     "milter.reinject",
+          "outbound.route",      "srs.domain",           "srs.secret_file",   "aws.region",
+          "aws.endpoint",        "ingest.concurrency",   "ingest.deliver_to", "ingest.queue",
+          "ingest.queue.domain", "ingest.queue.url",     "http.listen",       "log.level",
+          "log.target"})
         EXPECT_TRUE(names.count(name)) << name;
 }
 

@@ -27,22 +27,26 @@ namespace fs = std::filesystem;
 
 class ConfigFile : public ::testing::Test {
   protected:
-    void SetUp() override {
+    void SetUp() override
+    {
         std::string tmpl = (fs::path(::testing::TempDir()) / "sesame-config-XXXXXX").string();
         ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
         dir_ = tmpl;
     }
-    void TearDown() override {
+    void TearDown() override
+    {
         std::error_code ec;
         fs::permissions(dir_, fs::perms::owner_all, ec);
         fs::remove_all(dir_, ec);
     }
-    std::string write(const std::string& name, const std::string& text) {
+    std::string write(const std::string& name, const std::string& text)
+    {
         const std::string path = (dir_ / name).string();
         std::ofstream(path, std::ios::binary) << text;
         return path;
     }
-    std::string error_of(const std::string& path, bool required) {
+    std::string error_of(const std::string& path, bool required)
+    {
         try {
             load_config(path, required);
             return "(accepted)";
@@ -57,14 +61,16 @@ class ConfigFile : public ::testing::Test {
 // Sets $SESAME_CONFIG (or unsets it, for nullopt) for one scope.
 class ScopedEnv {
   public:
-    explicit ScopedEnv(std::optional<std::string> value) {
+    explicit ScopedEnv(std::optional<std::string> value)
+    {
         if (const char* old = std::getenv("SESAME_CONFIG")) old_ = old;
         if (value)
             setenv("SESAME_CONFIG", value->c_str(), 1);
         else
             unsetenv("SESAME_CONFIG");
     }
-    ~ScopedEnv() {
+    ~ScopedEnv()
+    {
         if (old_)
             setenv("SESAME_CONFIG", old_->c_str(), 1);
         else
@@ -75,7 +81,8 @@ class ScopedEnv {
     std::optional<std::string> old_;
 };
 
-TEST_F(ConfigFile, DefaultPath) {
+TEST_F(ConfigFile, DefaultPath)
+{
     struct Case {
         std::optional<std::string> env;
         std::string want;
@@ -91,43 +98,50 @@ TEST_F(ConfigFile, DefaultPath) {
     }
 }
 
-TEST_F(ConfigFile, MissingFileRequired) {
+TEST_F(ConfigFile, MissingFileRequired)
+{
     const std::string path = (dir_ / "absent.conf").string();
     EXPECT_EQ(error_of(path, true), path + ": cannot read: No such file or directory");
     EXPECT_EQ(error_of(path, /*required=*/true), error_of(path, true));
 }
 
-TEST_F(ConfigFile, MissingFileNotRequiredGivesDefaults) {
+TEST_F(ConfigFile, MissingFileNotRequiredGivesDefaults)
+{
     const Config got = load_config((dir_ / "absent.conf").string(), false);
     EXPECT_EQ(got, Config{});
     EXPECT_EQ(got.source, "(built-in defaults)");
 }
 
-TEST_F(ConfigFile, MissingDirectoryNotRequiredGivesDefaults) {
+TEST_F(ConfigFile, MissingDirectoryNotRequiredGivesDefaults)
+{
     const Config got = load_config((dir_ / "no-such-dir" / "sesame.conf").string(), false);
     EXPECT_EQ(got.source, "(built-in defaults)");
 }
 
-TEST_F(ConfigFile, DirectoryIsAnError) {
+TEST_F(ConfigFile, DirectoryIsAnError)
+{
     const std::string path = dir_.string();
     EXPECT_EQ(error_of(path, false), path + ": cannot read: Is a directory");
 }
 
-TEST_F(ConfigFile, UnreadableFileIsAnErrorEvenWhenNotRequired) {
+TEST_F(ConfigFile, UnreadableFileIsAnErrorEvenWhenNotRequired)
+{
     if (geteuid() == 0) GTEST_SKIP() << "root reads any file";
     const std::string path = write("secret.conf", "[log]\nlevel = \"info\"\n");
     ASSERT_EQ(chmod(path.c_str(), 0), 0);
     EXPECT_EQ(error_of(path, false), path + ": cannot read: Permission denied");
 }
 
-TEST_F(ConfigFile, GoodFile) {
+TEST_F(ConfigFile, GoodFile)
+{
     const std::string path = write("sesame.conf", "[policy]\ndomains = [\"Example.com\"]\n");
     const Config got = load_config(path);
     EXPECT_EQ(got.source, path);
     EXPECT_EQ(got.policy_domains, std::vector<std::string>{"example.com"});
 }
 
-TEST_F(ConfigFile, ErrorsNameTheFile) {
+TEST_F(ConfigFile, ErrorsNameTheFile)
+{
     struct Case {
         std::string text;
         std::string want_after_path;
@@ -135,8 +149,7 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     const Case cases[] = {
         {"[policy]\ndomains = [\"example.com\"]\n\n\n\n\nmax_hops = \"many\"\n",
          ":7: policy.max_hops: expected an integer, got a string"},
-        {"# sesame\n\n[polcy]\ndomains = []\n",
-         ":4: unknown key \"polcy.domains\" (did you mean \"policy.domains\"?)"},
+        {"# sesame\n\n[polcy]\ndomains = []\n", ":4: unknown key \"polcy.domains\" (did you mean \"policy.domains\"?)"},
         {"[store]\nbackend = sqlite\n",
          ":2: syntax error: bad format: unknown value appeared (strings need double quotes)"},
     };
@@ -147,7 +160,8 @@ TEST_F(ConfigFile, ErrorsNameTheFile) {
     }
 }
 
-TEST_F(ConfigFile, CrlfLineEndings) {
+TEST_F(ConfigFile, CrlfLineEndings)
+{
     const std::string path = write("crlf.conf", "[log]\r\nlevel = \"debug\"\r\n\r\n[policy]\r\n");
     EXPECT_EQ(load_config(path).log_level, "debug");
 }

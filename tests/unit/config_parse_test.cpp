@@ -19,21 +19,27 @@
 namespace sesame::config {
 namespace {
 
-Config parse(const std::string& text) { return parse_config(text, "t.conf"); }
+Config parse(const std::string& text)
+{
+    return parse_config(text, "t.conf");
+}
 
-Config defaults_from(const std::string& source) {
+Config defaults_from(const std::string& source)
+{
     Config c;
     c.source = source;
     return c;
 }
 
-TEST(ConfigParse, EmptyFileGivesDefaults) {
+TEST(ConfigParse, EmptyFileGivesDefaults)
+{
     Config got = parse("");
     Config want = defaults_from("t.conf");
     EXPECT_EQ(got, want) << "got:\n" << config_to_toml(got) << "want:\n" << config_to_toml(want);
 }
 
-TEST(ConfigParse, DefaultsAreThoseOfTheDesign) {
+TEST(ConfigParse, DefaultsAreThoseOfTheDesign)
+{
     Config c;
     EXPECT_EQ(c.source, "(built-in defaults)");
     EXPECT_EQ(c.store_backend, "sqlite");
@@ -68,10 +74,10 @@ struct KeyCase {
     std::function<void(Config&)> want;
 };
 
-const std::vector<KeyCase>& key_cases() {
+const std::vector<KeyCase>& key_cases()
+{
     static const std::vector<KeyCase> cases = {
-        {"store.backend", "[store]\nbackend = \"dynamodb\"\n",
-         [](Config& c) { c.store_backend = "dynamodb"; }},
+        {"store.backend", "[store]\nbackend = \"dynamodb\"\n", [](Config& c) { c.store_backend = "dynamodb"; }},
         {"store.sqlite", "[store]\nsqlite = \"/srv/sesame/p.db\"\n",
          [](Config& c) { c.store_sqlite = "/srv/sesame/p.db"; }},
         {"store.dynamodb.region", "[store.dynamodb]\nregion = \"eu-west-1\"\n",
@@ -80,8 +86,7 @@ const std::vector<KeyCase>& key_cases() {
          [](Config& c) { c.store_dynamodb_endpoint = "http://127.0.0.1:4567"; }},
         {"store.dynamodb.rules_table", "[store.dynamodb]\nrules_table = \"r\\u0031-x\"\n",
          [](Config& c) { c.store_dynamodb_rules_table = "r1-x"; }},
-        {"store.dynamodb.blocked_senders_table",
-         "[store]\ndynamodb.blocked_senders_table = \"blocked.v2\"\n",
+        {"store.dynamodb.blocked_senders_table", "[store]\ndynamodb.blocked_senders_table = \"blocked.v2\"\n",
          [](Config& c) { c.store_dynamodb_blocked_senders_table = "blocked.v2"; }},
         {"store.dynamodb.outbound_table", "store.dynamodb.outbound_table = \"out_msgs\"\n",
          [](Config& c) { c.store_dynamodb_outbound_table = "out_msgs"; }},
@@ -100,20 +105,15 @@ const std::vector<KeyCase>& key_cases() {
          [](Config& c) { c.milter_socket = "inet:8891@127.0.0.1"; }},
         {"milter.reinject", "[milter]\nreinject = \"lmtp:unix:/run/dovecot/lmtp\"\n",
          [](Config& c) { c.milter_reinject = "lmtp:unix:/run/dovecot/lmtp"; }},
-        {"milter.on_error", "[milter]\non_error = \"accept\"\n",
-         [](Config& c) { c.milter_on_error = "accept"; }},
-        {"outbound.route", "[outbound]\nroute = \"ses\"\n",
-         [](Config& c) { c.outbound_route = "ses"; }},
-        {"srs.domain", "[srs]\ndomain = \"Fwd.Example.com\"\n",
-         [](Config& c) { c.srs_domain = "fwd.example.com"; }},
+        {"milter.on_error", "[milter]\non_error = \"accept\"\n", [](Config& c) { c.milter_on_error = "accept"; }},
+        {"outbound.route", "[outbound]\nroute = \"ses\"\n", [](Config& c) { c.outbound_route = "ses"; }},
+        {"srs.domain", "[srs]\ndomain = \"Fwd.Example.com\"\n", [](Config& c) { c.srs_domain = "fwd.example.com"; }},
         {"srs.secret_file", "[srs]\nsecret_file = \"/etc/postsrsd.secret\"\n",
          [](Config& c) { c.srs_secret_file = "/etc/postsrsd.secret"; }},
-        {"aws.region", "[aws]\nregion = \"eu-central-1\"\n",
-         [](Config& c) { c.aws_region = "eu-central-1"; }},
+        {"aws.region", "[aws]\nregion = \"eu-central-1\"\n", [](Config& c) { c.aws_region = "eu-central-1"; }},
         {"aws.endpoint", "[aws]\nendpoint = \"http://127.0.0.1:4566\"\n",
          [](Config& c) { c.aws_endpoint = "http://127.0.0.1:4566"; }},
-        {"ingest.concurrency", "[ingest]\nconcurrency = 1\n",
-         [](Config& c) { c.ingest_concurrency = 1; }},
+        {"ingest.concurrency", "[ingest]\nconcurrency = 1\n", [](Config& c) { c.ingest_concurrency = 1; }},
         {"ingest.deliver_to", "[ingest]\ndeliver_to = \"lmtp:[::1]:24\"\n",
          [](Config& c) { c.ingest_deliver_to = "lmtp:[::1]:24"; }},
         {"ingest.delete_blocked", "[ingest]\ndelete_blocked = false\n",
@@ -126,15 +126,15 @@ const std::vector<KeyCase>& key_cases() {
              c.ingest_queues = {{"a.example", "http://127.0.0.1:3001/q/a"},
                                 {"b.example", "https://sqs.eu-west-1.amazonaws.com/1/b"}};
          }},
-        {"http.listen", "[http]\nlisten = \"[::1]:9187\"\n",
-         [](Config& c) { c.http_listen = "[::1]:9187"; }},
+        {"http.listen", "[http]\nlisten = \"[::1]:9187\"\n", [](Config& c) { c.http_listen = "[::1]:9187"; }},
         {"log.level", "[log]\nlevel = \"debug\"\n", [](Config& c) { c.log_level = "debug"; }},
         {"log.target", "[log]\ntarget = \"stderr\"\n", [](Config& c) { c.log_target = "stderr"; }},
     };
     return cases;
 }
 
-TEST(ConfigParse, EachKey) {
+TEST(ConfigParse, EachKey)
+{
     for (const KeyCase& tc : key_cases()) {
         SCOPED_TRACE(tc.key);
         Config want = defaults_from("t.conf");
@@ -151,7 +151,8 @@ TEST(ConfigParse, EachKey) {
     }
 }
 
-TEST(ConfigParse, EveryKeyOfTheTableHasACase) {
+TEST(ConfigParse, EveryKeyOfTheTableHasACase)
+{
     std::set<std::string> covered;
     for (const KeyCase& tc : key_cases()) covered.insert(tc.key);
     for (const KeyInfo& k : config_keys()) {
@@ -161,15 +162,15 @@ TEST(ConfigParse, EveryKeyOfTheTableHasACase) {
 }
 
 // Other accepted spellings of the structured values.
-TEST(ConfigParse, AcceptedForms) {
+TEST(ConfigParse, AcceptedForms)
+{
     struct Case {
         std::string text;
         std::function<std::string(const Config&)> got;
         std::string want;
     };
     const std::vector<Case> cases = {
-        {"[policy]\nrecipient_delimiter = \"\"\n",
-         [](const Config& c) { return c.recipient_delimiter; }, ""},
+        {"[policy]\nrecipient_delimiter = \"\"\n", [](const Config& c) { return c.recipient_delimiter; }, ""},
         {"[policy]\ndomains = [\"a.example\", \"A.EXAMPLE\", \"localhost\"]\n",
          [](const Config& c) {
              std::string s;
@@ -177,33 +178,28 @@ TEST(ConfigParse, AcceptedForms) {
              return s;
          },
          "a.example;localhost;"},
-        {"[policy]\nmax_hops = 1\n", [](const Config& c) { return std::to_string(c.max_hops); },
-         "1"},
-        {"[ingest]\nconcurrency = 1024\n",
-         [](const Config& c) { return std::to_string(c.ingest_concurrency); }, "1024"},
-        {"[milter]\nsocket = \"inet:8891\"\n", [](const Config& c) { return c.milter_socket; },
-         "inet:8891"},
-        {"[milter]\nsocket = \"inet6:8891@::1\"\n", [](const Config& c) { return c.milter_socket; },
-         "inet6:8891@::1"},
+        {"[policy]\nmax_hops = 1\n", [](const Config& c) { return std::to_string(c.max_hops); }, "1"},
+        {"[ingest]\nconcurrency = 1024\n", [](const Config& c) { return std::to_string(c.ingest_concurrency); },
+         "1024"},
+        {"[milter]\nsocket = \"inet:8891\"\n", [](const Config& c) { return c.milter_socket; }, "inet:8891"},
+        {"[milter]\nsocket = \"inet6:8891@::1\"\n", [](const Config& c) { return c.milter_socket; }, "inet6:8891@::1"},
         {"[milter]\nsocket = \"local:/var/spool/postfix/sesame/milter\"\n",
          [](const Config& c) { return c.milter_socket; }, "local:/var/spool/postfix/sesame/milter"},
-        {"[milter]\nreinject = \"lmtp:localhost:24\"\n",
-         [](const Config& c) { return c.milter_reinject; }, "lmtp:localhost:24"},
-        {"[outbound]\nroute = \"smtp:[2001:db8::1]:25\"\n",
-         [](const Config& c) { return c.outbound_route; }, "smtp:[2001:db8::1]:25"},
-        {"[outbound]\nroute = \"lmtp:unix:/run/lmtp\"\n",
-         [](const Config& c) { return c.outbound_route; }, "lmtp:unix:/run/lmtp"},
-        {"[http]\nlisten = \"localhost:65535\"\n", [](const Config& c) { return c.http_listen; },
-         "localhost:65535"},
+        {"[milter]\nreinject = \"lmtp:localhost:24\"\n", [](const Config& c) { return c.milter_reinject; },
+         "lmtp:localhost:24"},
+        {"[outbound]\nroute = \"smtp:[2001:db8::1]:25\"\n", [](const Config& c) { return c.outbound_route; },
+         "smtp:[2001:db8::1]:25"},
+        {"[outbound]\nroute = \"lmtp:unix:/run/lmtp\"\n", [](const Config& c) { return c.outbound_route; },
+         "lmtp:unix:/run/lmtp"},
+        {"[http]\nlisten = \"localhost:65535\"\n", [](const Config& c) { return c.http_listen; }, "localhost:65535"},
         {"[ingest]\nqueue = [{domain = \"x.example\", url = \"https://q/1\"}]\n",
          [](const Config& c) {
-             return c.ingest_queues.size() == 1
-                        ? c.ingest_queues[0].domain + " " + c.ingest_queues[0].url
-                        : "size " + std::to_string(c.ingest_queues.size());
+             return c.ingest_queues.size() == 1 ? c.ingest_queues[0].domain + " " + c.ingest_queues[0].url
+                                                : "size " + std::to_string(c.ingest_queues.size());
          },
          "x.example https://q/1"},
-        {"# only a comment\n\n[store]   # trailing comment\n",
-         [](const Config& c) { return c.store_backend; }, "sqlite"},
+        {"# only a comment\n\n[store]   # trailing comment\n", [](const Config& c) { return c.store_backend; },
+         "sqlite"},
     };
     for (const Case& tc : cases) {
         try {
@@ -258,23 +254,22 @@ level = "info"
 target = "syslog"                   # or "stderr"
 )toml";
 
-TEST(ConfigParse, DesignExampleIsAccepted) {
+TEST(ConfigParse, DesignExampleIsAccepted)
+{
     Config want = defaults_from("DESIGN.md");
     want.policy_domains = {"example.com"};
     want.srs_domain = "example.com";
-    want.ingest_queues = {
-        {"example.com", "https://sqs.us-east-1.amazonaws.com/123456789012/example-com-inbound"}};
+    want.ingest_queues = {{"example.com", "https://sqs.us-east-1.amazonaws.com/123456789012/example-com-inbound"}};
     try {
         Config got = parse_config(kDesignExample, "DESIGN.md");
-        EXPECT_EQ(got, want) << "got:\n"
-                             << config_to_toml(got) << "want:\n"
-                             << config_to_toml(want);
+        EXPECT_EQ(got, want) << "got:\n" << config_to_toml(got) << "want:\n" << config_to_toml(want);
     } catch (const ConfigError& e) {
         ADD_FAILURE() << "the DESIGN.md example is refused: " << e.what();
     }
 }
 
-TEST(ConfigParse, WrittenBackConfigParsesToTheSame) {
+TEST(ConfigParse, WrittenBackConfigParsesToTheSame)
+{
     Config want = defaults_from("t.conf");
     for (const KeyCase& tc : key_cases()) tc.want(want);
     want.marker_header = "X-\"Odd\\Name";  // needs escaping in TOML
@@ -288,7 +283,8 @@ TEST(ConfigParse, WrittenBackConfigParsesToTheSame) {
     EXPECT_EQ(parse(config_to_toml(Config{})), defaults_from("t.conf"));
 }
 
-TEST(ConfigParse, RestartNeeded) {
+TEST(ConfigParse, RestartNeeded)
+{
     struct Case {
         std::string name;
         std::function<void(Config&)> change;

@@ -25,7 +25,10 @@ std::string join(const std::vector<std::string>& v)
     return out + "]";
 }
 
-std::string show(const std::optional<std::string>& s) { return s ? "\"" + *s + "\"" : "(refused)"; }
+std::string show(const std::optional<std::string>& s)
+{
+    return s ? "\"" + *s + "\"" : "(refused)";
+}
 
 TEST(Address, ParsesAndNormalises)
 {
@@ -55,12 +58,12 @@ TEST(Address, ParsesAndNormalises)
     for (const auto& c : cases) {
         std::string why;
         auto got = parse_address(c.input, &why);
-        ASSERT_TRUE(got) << "input \"" << c.input << "\": got refused (" << why << "), want " << c.local
-                         << "@" << c.domain;
-        EXPECT_EQ(got->local(), c.local) << "input \"" << c.input << "\": local got \"" << got->local()
-                                       << "\" want \"" << c.local << "\"";
-        EXPECT_EQ(got->domain(), c.domain) << "input \"" << c.input << "\": domain got \"" << got->domain()
-                                         << "\" want \"" << c.domain << "\"";
+        ASSERT_TRUE(got) << "input \"" << c.input << "\": got refused (" << why << "), want " << c.local << "@"
+                         << c.domain;
+        EXPECT_EQ(got->local(), c.local) << "input \"" << c.input << "\": local got \"" << got->local() << "\" want \""
+                                         << c.local << "\"";
+        EXPECT_EQ(got->domain(), c.domain)
+            << "input \"" << c.input << "\": domain got \"" << got->domain() << "\" want \"" << c.domain << "\"";
         EXPECT_EQ(got->full(), std::string(c.local) + "@" + c.domain);
     }
 }
@@ -101,11 +104,10 @@ TEST(Address, RefusesBadAddressesWithAReason)
             EXPECT_TRUE(got) << "input \"" << c.input << "\": got refused (" << why << "), want accepted";
             continue;
         }
-        EXPECT_FALSE(got) << "input \"" << c.input << "\": got " << (got ? got->full() : "")
-                          << ", want refused with \"" << c.reason_has << "\"";
-        EXPECT_NE(why.find(c.reason_has), std::string::npos)
-            << "input \"" << c.input << "\": reason got \"" << why << "\" want it to contain \"" << c.reason_has
-            << "\"";
+        EXPECT_FALSE(got) << "input \"" << c.input << "\": got " << (got ? got->full() : "") << ", want refused with \""
+                          << c.reason_has << "\"";
+        EXPECT_NE(why.find(c.reason_has), std::string::npos) << "input \"" << c.input << "\": reason got \"" << why
+                                                             << "\" want it to contain \"" << c.reason_has << "\"";
     }
     // The reason names the address as typed (without the brackets).
     std::string why;
@@ -180,8 +182,8 @@ TEST(Address, RuleKeys)
     for (const auto& c : cases) {
         std::string why;
         auto got = normalize_key(c.input, &why);
-        EXPECT_EQ(got, c.want) << "normalize_key(\"" << c.input << "\"): got " << show(got) << " want "
-                               << show(c.want) << " (why: " << why << ")";
+        EXPECT_EQ(got, c.want) << "normalize_key(\"" << c.input << "\"): got " << show(got) << " want " << show(c.want)
+                               << " (why: " << why << ")";
         if (!c.want) {
             EXPECT_NE(why.find(c.reason_has), std::string::npos)
                 << "normalize_key(\"" << c.input << "\"): reason got \"" << why << "\" want it to contain \""
@@ -200,22 +202,34 @@ TEST(Address, LookupKeysWithTheRecipientDelimiter)
     };
     const std::vector<Case> cases = {
         {"user@example.com", "+", "user@example.com", {"user@example.com", "@example.com", "*"}},
-        {"User+Ext@Example.com", "+", "user@example.com",
+        {"User+Ext@Example.com",
+         "+",
+         "user@example.com",
          {"user+ext@example.com", "user@example.com", "@example.com", "*"}},
         // The first delimiter cuts: the rest of the extension goes too.
-        {"user+a+b@example.com", "+", "user@example.com",
+        {"user+a+b@example.com",
+         "+",
+         "user@example.com",
          {"user+a+b@example.com", "user@example.com", "@example.com", "*"}},
         {"user+@example.com", "+", "user@example.com", {"user+@example.com", "user@example.com", "@example.com", "*"}},
         // Another delimiter character is not a delimiter.
         {"user-ext@example.com", "+", "user-ext@example.com", {"user-ext@example.com", "@example.com", "*"}},
         // Several delimiter characters (Postfix 2.11+): any of them cuts, the first found wins.
-        {"user-ext@example.com", "+-", "user@example.com",
+        {"user-ext@example.com",
+         "+-",
+         "user@example.com",
          {"user-ext@example.com", "user@example.com", "@example.com", "*"}},
-        {"user+ext@example.com", "+-", "user@example.com",
+        {"user+ext@example.com",
+         "+-",
+         "user@example.com",
          {"user+ext@example.com", "user@example.com", "@example.com", "*"}},
-        {"user-a+b@example.com", "+-", "user@example.com",
+        {"user-a+b@example.com",
+         "+-",
+         "user@example.com",
          {"user-a+b@example.com", "user@example.com", "@example.com", "*"}},
-        {"user+a-b@example.com", "-+", "user@example.com",
+        {"user+a-b@example.com",
+         "-+",
+         "user@example.com",
          {"user+a-b@example.com", "user@example.com", "@example.com", "*"}},
         // No delimiter configured: no base address.
         {"user+ext@example.com", "", "user+ext@example.com", {"user+ext@example.com", "@example.com", "*"}},
@@ -224,9 +238,13 @@ TEST(Address, LookupKeysWithTheRecipientDelimiter)
         {"-foo+bar@example.com", "+-", "-foo+bar@example.com", {"-foo+bar@example.com", "@example.com", "*"}},
         // The domain part is never cut.
         {"user@ex+ample.com", "+", "user@ex+ample.com", {}},  // refused by the parser: see below
-        {"user@bücher.example", "+", "user@xn--bcher-kva.example",
+        {"user@bücher.example",
+         "+",
+         "user@xn--bcher-kva.example",
          {"user@xn--bcher-kva.example", "@xn--bcher-kva.example", "*"}},
-        {"user-x@my-domain.example", "-", "user@my-domain.example",
+        {"user-x@my-domain.example",
+         "-",
+         "user@my-domain.example",
          {"user-x@my-domain.example", "user@my-domain.example", "@my-domain.example", "*"}},
     };
     for (const auto& c : cases) {

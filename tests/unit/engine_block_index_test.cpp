@@ -58,7 +58,10 @@ class Generator {
 
     int pick(int n) { return std::uniform_int_distribution<int>(0, n - 1)(rng_); }
     template <typename T>
-    const T& one(const std::vector<T>& v) { return v[static_cast<std::size_t>(pick(static_cast<int>(v.size())))]; }
+    const T& one(const std::vector<T>& v)
+    {
+        return v[static_cast<std::size_t>(pick(static_cast<int>(v.size())))];
+    }
 
     // Short words from a tiny alphabet, so that patterns and senders meet.
     std::string word(int min_len, int max_len, const std::string& alphabet = "ab")
@@ -74,36 +77,60 @@ class Generator {
     std::string sender()
     {
         switch (pick(12)) {
-        case 0: return "";  // the null sender
-        case 1: return word(1, 6, "ab.-[]*?\\!") + "@" + domain();
-        case 2: return word(1, 3) + "." + word(1, 3) + "@" + domain();
-        default: return word(1, 5) + "@" + domain();
+            case 0:
+                return "";  // the null sender
+            case 1:
+                return word(1, 6, "ab.-[]*?\\!") + "@" + domain();
+            case 2:
+                return word(1, 3) + "." + word(1, 3) + "@" + domain();
+            default:
+                return word(1, 5) + "@" + domain();
         }
     }
 
     std::string pattern()
     {
         switch (pick(20)) {
-        case 0: return word(1, 4) + "@" + domain();                        // exact
-        case 1: return "*@" + domain();                                    // *@domain
-        case 2: return word(1, 6) + "*@" + domain();                       // prefix*@domain
-        case 3: return "*" + word(1, 3) + "@" + domain();                  // *suffix@domain
-        case 4: return word(1, 4) + "@*";                                  // local@*
-        case 5: return word(1, 4) + "@*." + tld();                         // local@*.tld
-        case 6: return "*@*." + one(std::vector<std::string>{"x.com", "com", "b.org", "org", "a"});  // *@*.domain
-        case 7: return word(1, 6) + "*";                                   // prefix*
-        case 8: return "*" + word(1, 3) + "*";                             // *spam*
-        case 9: return "<>";
-        case 10: return "*";
-        case 11: return word(1, 2) + "?" + word(0, 2) + "@" + domain();    // ? in the local part
-        case 12: return "[ab]" + word(0, 2) + "*@" + domain();             // bracket first
-        case 13: return word(1, 3) + "@" + word(0, 1) + "[a-x]." + tld();  // bracket in the domain
-        case 14: return "*@" + domain() + "*";                             // trailing star
-        case 15: return word(1, 2) + "\\*@" + domain();                    // escaped star
-        case 16: return "*@*" + word(0, 1) + "\\." + tld();                // escaped dot
-        case 17: return "*." + tld();                                      // no '@' at all
-        case 18: return refused();
-        default: return random_glob();
+            case 0:
+                return word(1, 4) + "@" + domain();  // exact
+            case 1:
+                return "*@" + domain();  // *@domain
+            case 2:
+                return word(1, 6) + "*@" + domain();  // prefix*@domain
+            case 3:
+                return "*" + word(1, 3) + "@" + domain();  // *suffix@domain
+            case 4:
+                return word(1, 4) + "@*";  // local@*
+            case 5:
+                return word(1, 4) + "@*." + tld();  // local@*.tld
+            case 6:
+                return "*@*." + one(std::vector<std::string>{"x.com", "com", "b.org", "org", "a"});  // *@*.domain
+            case 7:
+                return word(1, 6) + "*";  // prefix*
+            case 8:
+                return "*" + word(1, 3) + "*";  // *spam*
+            case 9:
+                return "<>";
+            case 10:
+                return "*";
+            case 11:
+                return word(1, 2) + "?" + word(0, 2) + "@" + domain();  // ? in the local part
+            case 12:
+                return "[ab]" + word(0, 2) + "*@" + domain();  // bracket first
+            case 13:
+                return word(1, 3) + "@" + word(0, 1) + "[a-x]." + tld();  // bracket in the domain
+            case 14:
+                return "*@" + domain() + "*";  // trailing star
+            case 15:
+                return word(1, 2) + "\\*@" + domain();  // escaped star
+            case 16:
+                return "*@*" + word(0, 1) + "\\." + tld();  // escaped dot
+            case 17:
+                return "*." + tld();  // no '@' at all
+            case 18:
+                return refused();
+            default:
+                return random_glob();
         }
     }
 
@@ -111,29 +138,41 @@ class Generator {
     std::string refused()
     {
         switch (pick(12)) {
-        case 0: return word(1, 2) + "[" + word(1, 2) + "@" + domain();  // unclosed '[', e.g. ab[cd@x.com
-        case 1: return "[" + word(1, 3) + "@" + domain();
-        case 2: return word(1, 4) + "@" + domain() + "\\";             // trailing backslash
-        case 3: return word(1, 4);                                      // neither '@' nor '*'
-        case 4: return "*@" + domain() + "[";
-        case 5: return word(1, 2) + "*[" + word(1, 2) + "@" + domain();
-        case 6: return "[[:nope:]]*@" + domain();                      // unknown class
-        // Equivalence classes, collating symbols and malformed class
-        // names: here glob_match and fnmatch disagree, so only fnmatch is right.
-        case 7: return "[[=" + word(1, 1) + "=]]" + word(0, 2) + "*@" + domain();
-        case 8: return word(0, 2) + "[[." + word(1, 1) + ".]]@" + domain();
-        case 9: return "*[[:" + word(0, 1) + "[.-@]" + word(0, 2) + "@" + domain();
-        case 10: return "[[:alpha:][[=" + word(1, 1) + "=]]" + word(0, 1) + "@*";
-        default: return "*[a-" + word(0, 1) + "@" + domain();
+            case 0:
+                return word(1, 2) + "[" + word(1, 2) + "@" + domain();  // unclosed '[', e.g. ab[cd@x.com
+            case 1:
+                return "[" + word(1, 3) + "@" + domain();
+            case 2:
+                return word(1, 4) + "@" + domain() + "\\";  // trailing backslash
+            case 3:
+                return word(1, 4);  // neither '@' nor '*'
+            case 4:
+                return "*@" + domain() + "[";
+            case 5:
+                return word(1, 2) + "*[" + word(1, 2) + "@" + domain();
+            case 6:
+                return "[[:nope:]]*@" + domain();  // unknown class
+            // Equivalence classes, collating symbols and malformed class
+            // names: here glob_match and fnmatch disagree, so only fnmatch is right.
+            case 7:
+                return "[[=" + word(1, 1) + "=]]" + word(0, 2) + "*@" + domain();
+            case 8:
+                return word(0, 2) + "[[." + word(1, 1) + ".]]@" + domain();
+            case 9:
+                return "*[[:" + word(0, 1) + "[.-@]" + word(0, 2) + "@" + domain();
+            case 10:
+                return "[[:alpha:][[=" + word(1, 1) + "=]]" + word(0, 1) + "@*";
+            default:
+                return "*[a-" + word(0, 1) + "@" + domain();
         }
     }
 
     // A free-form glob from the pieces that make the glob test hard.
     std::string random_glob()
     {
-        static const std::vector<std::string> pieces = {"a", "b", "@", ".", "*", "?", "[ab]", "[!a]", "[^b]",
-                                                        "[]a]", "[a-]", "[[:alpha:]]", "[.-@]", "\\*", "\\a",
-                                                        "x.com", "@x", ".com", "[", "]", "-"};
+        static const std::vector<std::string> pieces = {"a",    "b",     "@",    ".",    "*",           "?",     "[ab]",
+                                                        "[!a]", "[^b]",  "[]a]", "[a-]", "[[:alpha:]]", "[.-@]", "\\*",
+                                                        "\\a",  "x.com", "@x",   ".com", "[",           "]",     "-"};
         std::string p;
         for (int i = 1 + pick(6); i > 0; --i) p += one(pieces);
         return p;
@@ -174,9 +213,8 @@ int check_agreement(const BlockIndex& index, const std::vector<Listed>& listed, 
             ADD_FAILURE() << "got no match, want key " << *want << "; " << describe(listed, keys, sender);
             continue;
         }
-        EXPECT_EQ(std::string(got->key), *want)
-            << "got [" << got->key << "] " << got->pattern << ", want key " << *want << "; "
-            << describe(listed, keys, sender);
+        EXPECT_EQ(std::string(got->key), *want) << "got [" << got->key << "] " << got->pattern << ", want key " << *want
+                                                << "; " << describe(listed, keys, sender);
         // The pattern reported must be listed under that key and match.
         bool listed_there = false;
         for (const auto& l : listed) listed_there |= l.key == got->key && l.pattern == got->pattern;
@@ -247,14 +285,20 @@ TEST(BlockIndex, EveryFilingKindFindsWhatItMatches)
     const std::vector<Case> cases = {
         {"exact", "bob@spam.com", {"bob@spam.com"}, {"bob@spam.co", "bo@spam.com", "bob@spam.com.x", ""}},
         {"*@domain", "*@spam.com", {"a@spam.com", "x.y@spam.com", "@spam.com"}, {"a@spam.com.x", "a@x.spam.com", ""}},
-        {"prefix*@domain", "newsletter*@shop.com", {"newsletter@shop.com", "newsletter-de@shop.com"},
+        {"prefix*@domain",
+         "newsletter*@shop.com",
+         {"newsletter@shop.com", "newsletter-de@shop.com"},
          {"news@shop.com", "newsletter@shop.org", "xnewsletter@shop.com"}},
         {"short prefix*@domain", "n*@shop.com", {"n@shop.com", "news@shop.com"}, {"a@shop.com"}},
-        {"*suffix@domain", "*-bounces@lists.org", {"x-bounces@lists.org", "-bounces@lists.org"},
+        {"*suffix@domain",
+         "*-bounces@lists.org",
+         {"x-bounces@lists.org", "-bounces@lists.org"},
          {"bounces@lists.org", "x-bounces@lists.org.uk"}},
         {"local@*", "noreply@*", {"noreply@a.com", "noreply@x", "noreply@"}, {"noreply2@a.com", "no@a.com"}},
         {"local@*.tld", "noreply@*.com", {"noreply@shop.com", "noreply@a.b.com"}, {"noreply@shop.org", "noreply@com"}},
-        {"local@domain.*", "newsletter@example.*", {"newsletter@example.de", "newsletter@example.co.uk"},
+        {"local@domain.*",
+         "newsletter@example.*",
+         {"newsletter@example.de", "newsletter@example.co.uk"},
          {"newsletter@example", "newsletter@sub.example.de"}},
         {"*@*.domain", "*@*.spam.com", {"a@b.spam.com", "a@x.y.spam.com"}, {"a@spam.com", "a@bspam.com"}},
         {"prefix*", "mailer-daemon*", {"mailer-daemon@x.org", "mailer-daemon"}, {"mailer@x.org"}},
@@ -386,11 +430,8 @@ TEST(BlockIndex, AccumulatesAcrossTheLookupPath)
         const char* want_key;
     };
     const Case cases[] = {
-        {"own@a.org", "user@example.com"},
-        {"x@domain.org", "@example.com"},
-        {"x@global.org", "*"},
-        {"x@elsewhere.org", nullptr},
-        {"other@a.org", nullptr},
+        {"own@a.org", "user@example.com"}, {"x@domain.org", "@example.com"}, {"x@global.org", "*"},
+        {"x@elsewhere.org", nullptr},      {"other@a.org", nullptr},
     };
     for (const auto& c : cases) {
         auto got = index->find(c.sender, keys);
@@ -438,12 +479,8 @@ TEST(BlockIndex, SenderWithoutAtSignMatchesAsFnmatchWould)
         const char* sender;
     };
     const Case cases[] = {
-        {"*spam*", "spammer"},
-        {"mailer*", "mailer-daemon"},
-        {"mailer-daemon", "mailer-daemon"},
-        {"*.com", "spam.com"},
-        {"*.doe", "john.doe"},
-        {"*.b.c", "a.b.c"},
+        {"*spam*", "spammer"}, {"mailer*", "mailer-daemon"}, {"mailer-daemon", "mailer-daemon"},
+        {"*.com", "spam.com"}, {"*.doe", "john.doe"},        {"*.b.c", "a.b.c"},
     };
     for (const auto& c : cases) {
         BlockIndexBuilder builder;

@@ -28,8 +28,8 @@ namespace sesame::engine {
 namespace {
 
 constexpr Time kDay = 86400;
-constexpr Time kStart = 1735689600;  // 2025-01-01T00:00:00Z
-constexpr Time kUntil = 1736294400;  // 2025-01-08T00:00:00Z
+constexpr Time kStart = 1735689600;   // 2025-01-01T00:00:00Z
+constexpr Time kUntil = 1736294400;   // 2025-01-08T00:00:00Z
 constexpr Time kNow = kStart + kDay;  // 2025-01-02T00:00:00Z
 
 const std::string kSender(kReplyBlockedSender);
@@ -97,8 +97,9 @@ RuleSet rules()
         {"nobounce@example.com", "<>"},
         {"catchall@example.com", "*"},
     };
-    r.forwards["fwd@example.com"] = forward(
-        {"Inside@Example.com", "outside@other.org", "FWD@example.com", "already@other.org"}, ForwardMode::redirect, true);
+    r.forwards["fwd@example.com"] =
+        forward({"Inside@Example.com", "outside@other.org", "FWD@example.com", "already@other.org"},
+                ForwardMode::redirect, true);
     r.forwards["resend@example.com"] = forward({"x@other.org", "y@example.net"}, ForwardMode::resend, false);
     r.forwards["loopy@example.com"] = forward({"Loopy@Example.com", "seen@example.net"}, ForwardMode::redirect, false);
     r.forwards["self@example.com"] = forward({"Self@Example.com", "out@other.org"}, ForwardMode::redirect, true);
@@ -136,9 +137,8 @@ std::string render(const AutoReplyAction& r)
 std::string dump(const RecipientDecision& d)
 {
     std::ostringstream os;
-    os << "  address " << d.address << (d.local ? " (local)" : " (not local)") << "\n  verdict "
-       << to_string(d.verdict) << (d.smtp.empty() ? "" : " \"" + d.smtp + "\"")
-       << (d.blocked_by_header ? " blocked_by_header" : "") << "\n";
+    os << "  address " << d.address << (d.local ? " (local)" : " (not local)") << "\n  verdict " << to_string(d.verdict)
+       << (d.smtp.empty() ? "" : " \"" + d.smtp + "\"") << (d.blocked_by_header ? " blocked_by_header" : "") << "\n";
     for (const auto& f : d.forwards) os << "  forward " << render(f) << "\n";
     if (d.autoreply) os << "  autoreply " << render(*d.autoreply) << "\n";
     for (const auto& h : d.add_headers) os << "  add-header " << h.name << ": " << h.value << "\n";
@@ -179,9 +179,21 @@ struct Case {
     std::shared_ptr<FakeHistory> history;
     Want want;
 
-    Case& from(std::string a) { msg.from_address = std::move(a); return *this; }
-    Case& with(const std::function<void(MessageInfo&)>& f) { f(msg); return *this; }
-    Case& at(Time t) { now = t; return *this; }
+    Case& from(std::string a)
+    {
+        msg.from_address = std::move(a);
+        return *this;
+    }
+    Case& with(const std::function<void(MessageInfo&)>& f)
+    {
+        f(msg);
+        return *this;
+    }
+    Case& at(Time t)
+    {
+        now = t;
+        return *this;
+    }
     Case& replied(std::string mailbox, std::string sender_, Time when)
     {
         if (!history) history = std::make_shared<FakeHistory>();
@@ -194,14 +206,47 @@ struct Case {
         history->error = std::move(what);
         return *this;
     }
-    Case& reject(std::string smtp) { want.verdict = Verdict::reject; want.smtp = std::move(smtp); return *this; }
-    Case& discard() { want.verdict = Verdict::discard; return *this; }
-    Case& by_header() { want.blocked_by_header = true; return *this; }
-    Case& not_local() { want.local = false; return *this; }
-    Case& fwd(std::string f) { want.forwards.push_back(std::move(f)); return *this; }
-    Case& reply(std::string r) { want.autoreply = std::move(r); return *this; }
-    Case& header(std::string h) { want.headers.push_back(std::move(h)); return *this; }
-    Case& trace(std::string t) { want.trace.push_back(std::move(t)); return *this; }
+    Case& reject(std::string smtp)
+    {
+        want.verdict = Verdict::reject;
+        want.smtp = std::move(smtp);
+        return *this;
+    }
+    Case& discard()
+    {
+        want.verdict = Verdict::discard;
+        return *this;
+    }
+    Case& by_header()
+    {
+        want.blocked_by_header = true;
+        return *this;
+    }
+    Case& not_local()
+    {
+        want.local = false;
+        return *this;
+    }
+    Case& fwd(std::string f)
+    {
+        want.forwards.push_back(std::move(f));
+        return *this;
+    }
+    Case& reply(std::string r)
+    {
+        want.autoreply = std::move(r);
+        return *this;
+    }
+    Case& header(std::string h)
+    {
+        want.headers.push_back(std::move(h));
+        return *this;
+    }
+    Case& trace(std::string t)
+    {
+        want.trace.push_back(std::move(t));
+        return *this;
+    }
 };
 
 Case on(std::string name, std::string sender, std::string rcpt)
@@ -371,7 +416,9 @@ TEST(Evaluate, Forwarding)
             .trace("forward (key resend@example.com, resend, no copy): y@example.net internal x@other.org external")
             .trace("not kept in the mailbox (forward without copy)"),
         on("every target skipped: delivered, not discarded, no marker", "ok@good.org", "loopy@example.com")
-            .with([](MessageInfo& m) { m.delivered_to = {"x@example.com", "SEEN@example.net"}; })
+            .with([](MessageInfo& m) {
+                m.delivered_to = {"x@example.com", "SEEN@example.net"};
+            })
             .trace("forward target loopy@example.com skipped: it is the original recipient")
             .trace("forward target seen@example.net skipped: already in Delivered-To/X-Original-To")
             .trace("forward (key loopy@example.com): no target left, delivered to the mailbox"),
@@ -518,18 +565,24 @@ TEST(Evaluate, OutOfOffice)
             .with([](MessageInfo& m) { m.to_cc.clear(); })
             .trace(suppressed + "recipient is not in To or Cc"),
         ooo_case("recipient in To, any case, with brackets", "bob@sender.org", "away@example.com")
-            .with([](MessageInfo& m) { m.to_cc = {"someone@else.org", "<AWAY@EXAMPLE.COM>"}; })
+            .with([](MessageInfo& m) {
+                m.to_cc = {"someone@else.org", "<AWAY@EXAMPLE.COM>"};
+            })
             .reply(reply),
         ooo_case("forwarded-from address in To (a forward rule targets the recipient)", "bob@sender.org",
                  "away@example.com")
             .with([](MessageInfo& m) { m.to_cc = {"Alias@Example.com"}; })
             .reply(reply),
         ooo_case("forwarded-from address of the base address in Cc", "bob@sender.org", "away+x@example.com")
-            .with([](MessageInfo& m) { m.to_cc = {"someone@else.org", "alias@example.com"}; })
+            .with([](MessageInfo& m) {
+                m.to_cc = {"someone@else.org", "alias@example.com"};
+            })
             .reply("from away+x@example.com to bob@sender.org subject \"Auto: Hello\" key away@example.com"),
         ooo_case("an address that forwards elsewhere is not a forwarded-from address", "bob@sender.org",
                  "away@example.com")
-            .with([](MessageInfo& m) { m.to_cc = {"fwd@example.com", "boss@example.net"}; })
+            .with([](MessageInfo& m) {
+                m.to_cc = {"fwd@example.com", "boss@example.net"};
+            })
             .trace(suppressed + "recipient is not in To or Cc"),
         ooo_case("X-Original-To not in To either", "bob@sender.org", "away@example.com")
             .with([](MessageInfo& m) {
@@ -628,7 +681,8 @@ TEST(Evaluate, AutoReplyFields)
         {"rule_key", a.rule_key, "away@example.com"},
         {"interval_seconds", std::to_string(a.interval_seconds), std::to_string(7 * kDay)},
     };
-    for (const auto& f : fields) EXPECT_EQ(f.got, f.want) << f.name << ": got \"" << f.got << "\" want \"" << f.want << "\"";
+    for (const auto& f : fields)
+        EXPECT_EQ(f.got, f.want) << f.name << ": got \"" << f.got << "\" want \"" << f.want << "\"";
     EXPECT_EQ(r.verdict, Verdict::deliver);
     // The history was asked about the base mailbox and the normalised sender.
     ASSERT_EQ(history.asked.size(), 1u);
@@ -661,15 +715,16 @@ TEST(Evaluate, BrokenReplyStateNeverFailsTheMessage)
     history.error = "disk I/O error";
     MessageInfo msg;
     msg.to_cc = {"away@example.com", "subj@example.com"};
-    Decision d = evaluate(snapshot(), Envelope{"bob@sender.org", {"away@example.com", "subj@example.com"}}, msg,
-                          kNow, &history);
+    Decision d =
+        evaluate(snapshot(), Envelope{"bob@sender.org", {"away@example.com", "subj@example.com"}}, msg, kNow, &history);
     ASSERT_EQ(d.recipients.size(), 2u);
     for (const auto& r : d.recipients) {
         EXPECT_EQ(r.verdict, Verdict::deliver) << dump(r);
         EXPECT_EQ(r.smtp, "") << dump(r);
         EXPECT_FALSE(r.autoreply) << dump(r);
         const std::string key = r.address;
-        EXPECT_TRUE(contains_in_order(r.trace, {"autoreply (key " + key + ") suppressed: reply state unavailable: "
+        EXPECT_TRUE(contains_in_order(r.trace, {"autoreply (key " + key +
+                                                ") suppressed: reply state unavailable: "
                                                 "disk I/O error"}))
             << dump(r);
     }
@@ -706,7 +761,8 @@ TEST(Evaluate, HopLimit)
                 EXPECT_FALSE(r.autoreply) << what << "\n" << dump(r);
                 EXPECT_TRUE(contains_in_order(r.trace, {"too many hops: " + std::to_string(c.received) +
                                                         " Received headers, max_hops " + std::to_string(c.max_hops)}))
-                    << what << "\n" << dump(r);
+                    << what << "\n"
+                    << dump(r);
             } else {
                 EXPECT_EQ(r.verdict, Verdict::deliver) << what << "\n" << dump(r);
                 EXPECT_EQ(r.smtp, "") << what << "\n" << dump(r);
@@ -724,8 +780,8 @@ TEST(Evaluate, MarkerSetsLoopAndStopsForwardAndReply)
         msg.has_marker = true;
         msg.marker_name = name;
         msg.to_cc = {"away@example.com"};
-        Decision d = evaluate(snapshot(), Envelope{"ok@good.org", {"fwd@example.com", "away@example.com"}}, msg, kNow,
-                              nullptr);
+        Decision d =
+            evaluate(snapshot(), Envelope{"ok@good.org", {"fwd@example.com", "away@example.com"}}, msg, kNow, nullptr);
         EXPECT_TRUE(d.loop) << name;
         for (const auto& r : d.recipients) {
             EXPECT_EQ(r.verdict, Verdict::deliver) << name << "\n" << dump(r);
@@ -780,13 +836,20 @@ TEST(Evaluate, RecipientsAreIndependent)
 TEST(Evaluate, EnvelopeCheckAgreesWithEvaluate)
 {
     const std::vector<std::pair<std::string, std::string>> pairs = {
-        {"Bob@Spam.com", "user@example.com"},   {"friend@evil.org", "user+x@example.com"},
-        {"friend@evil.org", "User@Example.com"}, {"x@lists.example.org", "user+list@example.com"},
-        {"x@lists.example.org", "user@example.com"}, {"a@global-spam.net", "anyone@example.net"},
-        {"", "nobounce@example.com"},            {"<>", "nobounce@example.com"},
-        {"", "catchall@example.com"},            {"a@b.org", "catchall@example.com"},
-        {"ok@good.org", "user@example.com"},     {"bob@spam.com", "x@elsewhere.org"},
-        {"bob@spam.com", "not an address"},      {"bob@spam.com", "fwd@example.com"},
+        {"Bob@Spam.com", "user@example.com"},
+        {"friend@evil.org", "user+x@example.com"},
+        {"friend@evil.org", "User@Example.com"},
+        {"x@lists.example.org", "user+list@example.com"},
+        {"x@lists.example.org", "user@example.com"},
+        {"a@global-spam.net", "anyone@example.net"},
+        {"", "nobounce@example.com"},
+        {"<>", "nobounce@example.com"},
+        {"", "catchall@example.com"},
+        {"a@b.org", "catchall@example.com"},
+        {"ok@good.org", "user@example.com"},
+        {"bob@spam.com", "x@elsewhere.org"},
+        {"bob@spam.com", "not an address"},
+        {"bob@spam.com", "fwd@example.com"},
     };
     int blocked = 0;
     for (const auto& [sender, rcpt] : pairs) {

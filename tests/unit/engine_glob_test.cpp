@@ -28,10 +28,41 @@ bool libc_match(const std::string& p, const std::string& s)
 
 std::string random_pattern(std::mt19937& rng)
 {
-    static const std::vector<std::string> pieces = {
-        "a", "b", "c", "x", "@", ".", "-", "*", "*", "?", "[", "]", "!", "^", "\\", ":",
-        "[a-c]", "[!a]", "[^b]", "[]a]", "[a-]", "[[:alpha:]]", "[[:digit:]]", "[![:lower:]]",
-        "[\\]]", "[.-@]", "[z-a]", "*@", "@*.", ".com", "[[:punct:]x]", "[--.]", "\\*", "B", "Z"};
+    static const std::vector<std::string> pieces = {"a",
+                                                    "b",
+                                                    "c",
+                                                    "x",
+                                                    "@",
+                                                    ".",
+                                                    "-",
+                                                    "*",
+                                                    "*",
+                                                    "?",
+                                                    "[",
+                                                    "]",
+                                                    "!",
+                                                    "^",
+                                                    "\\",
+                                                    ":",
+                                                    "[a-c]",
+                                                    "[!a]",
+                                                    "[^b]",
+                                                    "[]a]",
+                                                    "[a-]",
+                                                    "[[:alpha:]]",
+                                                    "[[:digit:]]",
+                                                    "[![:lower:]]",
+                                                    "[\\]]",
+                                                    "[.-@]",
+                                                    "[z-a]",
+                                                    "*@",
+                                                    "@*.",
+                                                    ".com",
+                                                    "[[:punct:]x]",
+                                                    "[--.]",
+                                                    "\\*",
+                                                    "B",
+                                                    "Z"};
     std::uniform_int_distribution<int> len(1, 7);
     std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
     std::string p;
@@ -75,8 +106,8 @@ TEST(Glob, AgreesWithFnmatchOnGeneratedPatterns)
     EXPECT_GT(accepted, 2000) << "the generator should produce many valid patterns";
     EXPECT_EQ(compared, 800000);
     EXPECT_GT(matches, 5000) << "the generator should produce many matching pairs";
-    std::printf("accepted %d of 20000 patterns, %d matching pairs, %d disagreements on refused patterns\n",
-                accepted, matches, invalid_disagree);
+    std::printf("accepted %d of 20000 patterns, %d matching pairs, %d disagreements on refused patterns\n", accepted,
+                matches, invalid_disagree);
 }
 
 TEST(Glob, AgreesWithFnmatchOnAddressShapedPatterns)

@@ -64,9 +64,8 @@ std::string show(const std::optional<std::string>& v)
 
 void expect_info(const MessageInfo& got, const MessageInfo& want)
 {
-#define SESAME_EXPECT_FIELD(field, fmt)                                                         \
-    EXPECT_TRUE(got.field == want.field) << #field << "\n   got: " << fmt(got.field) << "\n  want: " \
-                                         << fmt(want.field)
+#define SESAME_EXPECT_FIELD(field, fmt) \
+    EXPECT_TRUE(got.field == want.field) << #field << "\n   got: " << fmt(got.field) << "\n  want: " << fmt(want.field)
     auto same = [](const auto& v) { return ::testing::PrintToString(v); };
     auto list = [](const auto& v) { return show(v); };
     SESAME_EXPECT_FIELD(from_address, list);
@@ -95,13 +94,14 @@ bool has_control(std::string_view s)
 
 void expect_sane(const MessageInfo& m)
 {
-    std::vector<std::string> all = {m.subject, m.message_id, m.references, m.in_reply_to,
+    std::vector<std::string> all = {m.subject,     m.message_id,     m.references, m.in_reply_to,
                                     m.marker_name, m.auto_submitted, m.precedence};
     if (m.from_address) all.push_back(*m.from_address);
     all.insert(all.end(), m.to_cc.begin(), m.to_cc.end());
     all.insert(all.end(), m.delivered_to.begin(), m.delivered_to.end());
     all.insert(all.end(), m.original_to.begin(), m.original_to.end());
-    for (const std::string& s : all) EXPECT_FALSE(has_control(s)) << "control character in " << ::testing::PrintToString(s);
+    for (const std::string& s : all)
+        EXPECT_FALSE(has_control(s)) << "control character in " << ::testing::PrintToString(s);
     for (const std::string& s : m.to_cc) EXPECT_FALSE(s.empty());
     EXPECT_TRUE(g_utf8_validate(m.subject.data(), static_cast<gssize>(m.subject.size()), nullptr))
         << "subject not UTF-8: " << ::testing::PrintToString(m.subject);
@@ -161,7 +161,7 @@ std::vector<SampleCase> sample_cases()
 
     MessageInfo groups;
     groups.from_address = "lead@example.com";
-    groups.to_cc = {"anna@example.com", "ben@example.com",  "chris@example.com", "frank@example.com",
+    groups.to_cc = {"anna@example.com", "ben@example.com", "chris@example.com", "frank@example.com",
                     "gina@example.org", "hal@example.org", "ivy@example.net",   "juergen@example.de"};
     groups.subject = "groups";
     groups.message_id = "<groups@example.com>";
@@ -260,7 +260,7 @@ TEST(MimeReader, SubjectDecoding)
                     {"Subject: =?UTF-8?B?broken\n", "=?UTF-8?B?broken"},
                     {"Subject: =?UTF-8?X?unknown-encoding?=\n", "=?UTF-8?X?unknown-encoding?="},
                     {"Subject: =?no-such-charset?Q?abc?=\n", "abc"},
-                    {"Subject: Grüße\n", "Grüße"},  // raw UTF-8
+                    {"Subject: Grüße\n", "Grüße"},   // raw UTF-8
                     {"Subject: caf\xe9\n", "café"},  // raw Latin-1
                     {"Subject: first\nSubject: second\n", "first"},
                     {"subject: lower-case name\n", "lower-case name"},
@@ -304,13 +304,14 @@ TEST(MimeReader, MessageIdAndThreading)
 
 TEST(MimeReader, DeliveredToAndOriginalTo)
 {
-    MessageInfo m = read("Delivered-To: <Bob@Example.com>\n"
-                         "X-Original-To:  alice@example.com \n"
-                         "Delivered-To: Carol <carol@example.com>\n"
-                         "delivered-to:\n"
-                         "x-original-to:\n dave@example.com\n"
-                         "Delivered-To: erin@example.com (via alias)\n"
-                         "\nbody\n");
+    MessageInfo m = read(
+        "Delivered-To: <Bob@Example.com>\n"
+        "X-Original-To:  alice@example.com \n"
+        "Delivered-To: Carol <carol@example.com>\n"
+        "delivered-to:\n"
+        "x-original-to:\n dave@example.com\n"
+        "Delivered-To: erin@example.com (via alias)\n"
+        "\nbody\n");
     std::vector<std::string> delivered = {"Bob@Example.com", "alice@example.com", "carol@example.com",
                                           "dave@example.com", "erin@example.com"};
     std::vector<std::string> original = {"alice@example.com", "dave@example.com"};
@@ -323,7 +324,9 @@ TEST(MimeReader, ReceivedCounting)
     for (int n : {0, 1, 30, 31, 100}) {
         std::string raw;
         for (int i = 0; i < n; ++i)
-            raw += (i % 3 == 0 ? "Received: " : i % 3 == 1 ? "received: " : "RECEIVED : ") +
+            raw += (i % 3 == 0   ? "Received: "
+                    : i % 3 == 1 ? "received: "
+                                 : "RECEIVED : ") +
                    std::string("from h") + std::to_string(i) + "\n\tby example.com; Mon, 12 May 2025 09:00:00 +0000\n";
         raw += "From: a@example.com\n\nReceived: in the body\n";
         EXPECT_EQ(read(raw).received_count, n) << "got/want for " << n << " Received headers";
@@ -428,10 +431,11 @@ TEST(MimeReader, Addresses)
             std::string raw = c.header + "\nbody\n";
             if (crlf) raw = with_crlf(raw);
             MessageInfo m = read(raw);
-            EXPECT_EQ(m.from_address, c.want_from) << ::testing::PrintToString(raw) << "\n   got: " << show(m.from_address)
-                                                   << "\n  want: " << show(c.want_from);
-            EXPECT_EQ(m.to_cc, c.want_to_cc) << ::testing::PrintToString(raw) << "\n   got: " << show(m.to_cc)
-                                             << "\n  want: " << show(c.want_to_cc);
+            EXPECT_EQ(m.from_address, c.want_from)
+                << ::testing::PrintToString(raw) << "\n   got: " << show(m.from_address)
+                << "\n  want: " << show(c.want_from);
+            EXPECT_EQ(m.to_cc, c.want_to_cc)
+                << ::testing::PrintToString(raw) << "\n   got: " << show(m.to_cc) << "\n  want: " << show(c.want_to_cc);
         }
     }
 }
@@ -440,10 +444,10 @@ TEST(MimeReader, Addresses)
 
 TEST(MimeReaderMalformed, NoHeaderAtAll)
 {
-    for (std::string raw : {std::string(), std::string("\n"), std::string("\r\n"),
-                            std::string("\nFrom: after-blank@example.com\n"),
-                            std::string("Just a body line, no colon anywhere\nFrom: a@example.com\n\n"),
-                            std::string("plain text without any newline"), std::string(": no name\n\n")}) {
+    for (std::string raw :
+         {std::string(), std::string("\n"), std::string("\r\n"), std::string("\nFrom: after-blank@example.com\n"),
+          std::string("Just a body line, no colon anywhere\nFrom: a@example.com\n\n"),
+          std::string("plain text without any newline"), std::string(": no name\n\n")}) {
         SCOPED_TRACE(::testing::PrintToString(raw));
         expect_info(read(raw), empty_info());
     }
@@ -477,12 +481,13 @@ TEST(MimeReaderMalformed, MboxFromLine)
 TEST(MimeReaderMalformed, NulBytes)
 {
     using namespace std::string_literals;
-    const std::string raw("From: a@example.com\0evil@example.net\n"
-                          "To: b@example.com\n"
-                          "X-\0Bad: header\n"
-                          "Subject: x\0y\n"
-                          "Received: one\n"
-                          "\n\0\0body\0"s);
+    const std::string raw(
+        "From: a@example.com\0evil@example.net\n"
+        "To: b@example.com\n"
+        "X-\0Bad: header\n"
+        "Subject: x\0y\n"
+        "Received: one\n"
+        "\n\0\0body\0"s);
     MessageInfo m = read(raw);
     EXPECT_EQ(m.from_address, std::optional<std::string>("a@example.com"));
     EXPECT_EQ(m.to_cc, std::vector<std::string>{"b@example.com"});
@@ -494,10 +499,11 @@ TEST(MimeReaderMalformed, NulBytes)
 
 TEST(MimeReaderMalformed, EightBitHeaders)
 {
-    MessageInfo m = read("From: J\xf6rg <j\xc3\xb6rg@example.de>\n"
-                         "To: \"Jos\xe9\" <jose@example.com>, bad\xff@example.com, ok@example.com\n"
-                         "Subject: \xff\xfe invalid \xc3\n"
-                         "\n");
+    MessageInfo m = read(
+        "From: J\xf6rg <j\xc3\xb6rg@example.de>\n"
+        "To: \"Jos\xe9\" <jose@example.com>, bad\xff@example.com, ok@example.com\n"
+        "Subject: \xff\xfe invalid \xc3\n"
+        "\n");
     EXPECT_EQ(m.from_address, std::optional<std::string>("j\xc3\xb6rg@example.de"));
     EXPECT_EQ(m.to_cc.front(), "jose@example.com");
     EXPECT_EQ(m.to_cc.back(), "ok@example.com");
@@ -506,9 +512,13 @@ TEST(MimeReaderMalformed, EightBitHeaders)
 
 TEST(MimeReaderMalformed, BadEncodedWords)
 {
-    for (const char* s : {"=?UTF-8?B?####?=", "=?UTF-8?Q?unterminated", "=?UTF-8?B?/w==?=", "=?\?=", "=?UTF-8?\?=",
-                          "=?*?Q?x?=", "=?UTF-8*xx?Q?lang?=", "=?UTF-8?Q?=ZZ=0?=", "=?UTF-16?B?2D3eAA==?=",
-                          "=?ISO-2022-JP?B?GyRCJEQbKEI?=", "=?UTF-8?B?" "AAAA" "?=", "=?=?=?=?=?="}) {
+    for (const char* s :
+         {"=?UTF-8?B?####?=", "=?UTF-8?Q?unterminated", "=?UTF-8?B?/w==?=", "=?\?=", "=?UTF-8?\?=", "=?*?Q?x?=",
+          "=?UTF-8*xx?Q?lang?=", "=?UTF-8?Q?=ZZ=0?=", "=?UTF-16?B?2D3eAA==?=", "=?ISO-2022-JP?B?GyRCJEQbKEI?=",
+          "=?UTF-8?B?"
+          "AAAA"
+          "?=",
+          "=?=?=?=?=?="}) {
         std::string raw = std::string("Subject: before ") + s + " after\n\n";
         MessageInfo m = read(raw);
         EXPECT_NE(m.subject.find("before"), std::string::npos) << raw << " -> " << m.subject;
@@ -576,8 +586,7 @@ TEST(MimeReaderMalformed, ExtremelyLongFoldedHeaders)
     m = read(to + "Cc: late@example.com\n\n");
     ASSERT_GT(m.to_cc.size(), 3000u);
     EXPECT_LT(m.to_cc.size(), 20000u);
-    for (std::size_t i = 0; i < m.to_cc.size(); ++i)
-        ASSERT_EQ(m.to_cc[i], "v" + std::to_string(i) + "@example.com");
+    for (std::size_t i = 0; i < m.to_cc.size(); ++i) ASSERT_EQ(m.to_cc[i], "v" + std::to_string(i) + "@example.com");
 
     // One line of a megabyte, unfolded.
     m = read("X-Long: " + std::string(1 << 20, 'x') + "\nSubject: after\n\n");
@@ -593,16 +602,44 @@ TEST(MimeReaderMalformed, ExtremelyLongFoldedHeaders)
 TEST(MimeReaderMalformed, HostileAddressHeadersStayCheap)
 {
     const std::vector<std::string> hostile = {
-        [] { std::string s; for (int i = 0; i < 300000; ++i) s += "a, "; return s; }(),
-        [] { std::string s = "\""; for (int i = 0; i < 300000; ++i) s += "a, "; return s; }(),
-        [] { std::string s = "("; for (int i = 0; i < 300000; ++i) s += "a, "; return s; }(),
-        [] { std::string s = "<"; for (int i = 0; i < 300000; ++i) s += "a, "; return s + ">"; }(),
-        [] { std::string s; for (int i = 0; i < 300000; ++i) s += "a:"; return s + "x@example.com"; }(),
-        [] { std::string s; for (int i = 0; i < 300000; ++i) s += ":(c)"; return s + "x@example.com"; }(),
+        [] {
+            std::string s;
+            for (int i = 0; i < 300000; ++i) s += "a, ";
+            return s;
+        }(),
+        [] {
+            std::string s = "\"";
+            for (int i = 0; i < 300000; ++i) s += "a, ";
+            return s;
+        }(),
+        [] {
+            std::string s = "(";
+            for (int i = 0; i < 300000; ++i) s += "a, ";
+            return s;
+        }(),
+        [] {
+            std::string s = "<";
+            for (int i = 0; i < 300000; ++i) s += "a, ";
+            return s + ">";
+        }(),
+        [] {
+            std::string s;
+            for (int i = 0; i < 300000; ++i) s += "a:";
+            return s + "x@example.com";
+        }(),
+        [] {
+            std::string s;
+            for (int i = 0; i < 300000; ++i) s += ":(c)";
+            return s + "x@example.com";
+        }(),
         std::string(300000, '(') + "x@example.com",
         std::string(300000, '<') + "x@example.com",
         std::string(300000, '"') + "x@example.com",
-        [] { std::string s; for (int i = 0; i < 100000; ++i) s += "a b c,"; return s + " x@example.com"; }(),
+        [] {
+            std::string s;
+            for (int i = 0; i < 100000; ++i) s += "a b c,";
+            return s + " x@example.com";
+        }(),
     };
     for (const std::string& value : hostile) {
         auto start = std::chrono::steady_clock::now();
@@ -645,7 +682,8 @@ TEST(MimeReaderMalformed, ManyHeaders)
 TEST(MimeReaderMalformed, BodyIsNeverParsed)
 {
     std::string raw = "Content-Type: multipart/mixed; boundary=x\nSubject: big\n\n";
-    for (int i = 0; i < 20000; ++i) raw += "--x\nContent-Type: multipart/mixed; boundary=x" + std::to_string(i) + "\n\n";
+    for (int i = 0; i < 20000; ++i)
+        raw += "--x\nContent-Type: multipart/mixed; boundary=x" + std::to_string(i) + "\n\n";
     MessageInfo m = read(raw);
     EXPECT_EQ(m.subject, "big");
     EXPECT_EQ(sesame::mime::header_block(raw).size(), raw.find("\n\n") + 2);

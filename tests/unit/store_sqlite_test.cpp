@@ -156,7 +156,10 @@ std::string error_of(F&& f)
     return "(no error)";
 }
 
-bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+bool has(const std::string& s, const std::string& part)
+{
+    return s.find(part) != std::string::npos;
+}
 
 std::string show(const std::vector<engine::BlockRule>& blocks)
 {
@@ -259,8 +262,7 @@ TEST_F(Store, UpgradesAVersion1File)
 {
     {
         Raw raw(path_);
-        raw.exec(std::string("BEGIN;") + kVersion1Schema + version1_triggers() +
-                 "PRAGMA user_version = 1; COMMIT;");
+        raw.exec(std::string("BEGIN;") + kVersion1Schema + version1_triggers() + "PRAGMA user_version = 1; COMMIT;");
         raw.exec("INSERT INTO blocks (key, pattern) VALUES ('@example.com', '*@spam.com')");
         raw.exec("INSERT INTO domains VALUES ('example.com')");
     }
@@ -319,10 +321,9 @@ TEST_F(Store, OpeningAMissingOrUninitialisedFileFails)
     const Case cases[] = {
         {"missing", [](const std::string&) {}, "No such file"},
         {"empty file", [](const std::string& p) { std::ofstream(p).flush(); }, "not initialised"},
-        {"sqlite file without the schema",
-         [](const std::string& p) { Raw(p).exec("CREATE TABLE other (x)"); }, "not initialised"},
-        {"garbage",
-         [](const std::string& p) { std::ofstream(p) << std::string(4096, 'x'); }, "not a sqlite database"},
+        {"sqlite file without the schema", [](const std::string& p) { Raw(p).exec("CREATE TABLE other (x)"); },
+         "not initialised"},
+        {"garbage", [](const std::string& p) { std::ofstream(p) << std::string(4096, 'x'); }, "not a sqlite database"},
     };
     for (const auto& c : cases) {
         const std::string p = dir_ + "/" + c.name + ".db";
@@ -364,7 +365,8 @@ TEST_F(Store, Blocks)
     EXPECT_TRUE(s.add_block("user@example.com", "*@spam.com"));
     EXPECT_TRUE(s.add_block("*", "*@global.net"));
     EXPECT_FALSE(s.add_block("@example.com", "*@spam.com")) << "duplicate";
-    EXPECT_EQ(show(s.blocks()), "[* *@global.net][@example.com *@spam.com][@example.com <>][user@example.com *@spam.com]");
+    EXPECT_EQ(show(s.blocks()),
+              "[* *@global.net][@example.com *@spam.com][@example.com <>][user@example.com *@spam.com]");
     EXPECT_EQ(show(s.blocks("@example.com")), "[@example.com *@spam.com][@example.com <>]");
     EXPECT_EQ(show(s.blocks("user@example.com")), "[user@example.com *@spam.com]");
     EXPECT_EQ(show(s.blocks("nobody@example.com")), "");
@@ -444,8 +446,8 @@ TEST_F(Store, OutOfOffice)
     ASSERT_EQ(rules.ooo.size(), std::size(cases));
     for (const auto& c : cases) {
         ASSERT_EQ(rules.ooo.count(c.key), 1u) << c.key;
-        EXPECT_EQ(show(rules.ooo.at(c.key)), show(c.rule)) << c.key << ": got " << show(rules.ooo.at(c.key))
-                                                           << " want " << show(c.rule);
+        EXPECT_EQ(show(rules.ooo.at(c.key)), show(c.rule))
+            << c.key << ": got " << show(rules.ooo.at(c.key)) << " want " << show(c.rule);
     }
     // Replacing drops what the new rule does not have.
     const OooRule replaced = ooo_rule("New", "new", "", std::nullopt, std::nullopt, 7);
@@ -498,9 +500,14 @@ TEST_F(Store, PolicyVersionMovesOnEveryRuleChange)
         {"remove_domain", [&] { s.remove_domain("example.com"); }},
         {"add_block", [&] { s.add_block("*", "*@spam.com"); }},
         {"remove_block", [&] { s.remove_block("*", "*@spam.com"); }},
-        {"import_blocks", [&] { s.import_blocks("*", {"a@x.org", "b@x.org"}); }},
-        {"set_forward", [&] { s.set_forward("a@example.com", forward_rule({"b@x.org"}, ForwardMode::redirect, true)); }},
-        {"set_forward again", [&] { s.set_forward("a@example.com", forward_rule({"c@x.org"}, ForwardMode::resend, true)); }},
+        {"import_blocks",
+         [&] {
+             s.import_blocks("*", {"a@x.org", "b@x.org"});
+         }},
+        {"set_forward",
+         [&] { s.set_forward("a@example.com", forward_rule({"b@x.org"}, ForwardMode::redirect, true)); }},
+        {"set_forward again",
+         [&] { s.set_forward("a@example.com", forward_rule({"c@x.org"}, ForwardMode::resend, true)); }},
         {"clear_forward", [&] { s.clear_forward("a@example.com"); }},
         {"set_ooo", [&] { s.set_ooo("a@example.com", ooo_rule("", "t", "", std::nullopt, std::nullopt, 7)); }},
         {"clear_ooo", [&] { s.clear_ooo("a@example.com"); }},
@@ -551,14 +558,14 @@ TEST_F(Store, RecordReplyIfDue)
         Time want_last;  // last_reply(mailbox, sender) afterwards
     };
     const Step steps[] = {
-        {"away@example.com", "bob@x.org", t0, true, t0},                            // first: due
-        {"away@example.com", "bob@x.org", t0, false, t0},                           // same instant
-        {"away@example.com", "bob@x.org", t0 + 1, false, t0},                       // within
-        {"away@example.com", "bob@x.org", t0 + interval - 1, false, t0},            // last second within
-        {"away@example.com", "carol@x.org", t0 + 10, true, t0 + 10},                // another sender
-        {"other@example.com", "bob@x.org", t0 + 20, true, t0 + 20},                 // another mailbox
-        {"away@example.com", "bob@x.org", t0 + interval, true, t0 + interval},      // interval over
-        {"away@example.com", "bob@x.org", t0 + interval + 5, false, t0 + interval}, // a new interval
+        {"away@example.com", "bob@x.org", t0, true, t0},                             // first: due
+        {"away@example.com", "bob@x.org", t0, false, t0},                            // same instant
+        {"away@example.com", "bob@x.org", t0 + 1, false, t0},                        // within
+        {"away@example.com", "bob@x.org", t0 + interval - 1, false, t0},             // last second within
+        {"away@example.com", "carol@x.org", t0 + 10, true, t0 + 10},                 // another sender
+        {"other@example.com", "bob@x.org", t0 + 20, true, t0 + 20},                  // another mailbox
+        {"away@example.com", "bob@x.org", t0 + interval, true, t0 + interval},       // interval over
+        {"away@example.com", "bob@x.org", t0 + interval + 5, false, t0 + interval},  // a new interval
         {"away@example.com", "bob@x.org", t0 + 3 * interval, true, t0 + 3 * interval},
     };
     for (const auto& st : steps) {
@@ -777,10 +784,8 @@ TEST_F(Store, PolicySourceLoadsAStoreFileReplacedByANewOne)
     if (!changed) changed = source.refresh();  // one failed refresh to notice is acceptable
     EXPECT_TRUE(changed) << "the replaced store file was not loaded (first refresh: " << err << ")";
     ASSERT_NE(source.current(), nullptr);
-    EXPECT_TRUE(blocks(*source.current(), "x@evil.org", "user@example.com"))
-        << "the new file's rule must be in force";
-    EXPECT_FALSE(blocks(*source.current(), "bob@spam.com", "user@example.com"))
-        << "the old file's rule must be gone";
+    EXPECT_TRUE(blocks(*source.current(), "x@evil.org", "user@example.com")) << "the new file's rule must be in force";
+    EXPECT_FALSE(blocks(*source.current(), "bob@spam.com", "user@example.com")) << "the old file's rule must be gone";
 }
 
 }  // namespace
