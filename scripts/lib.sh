@@ -6,6 +6,8 @@ packages=(
     clang clang-format libclang-rt-14-dev
     libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
+    libssl-dev libmilter-dev
+    postfix swaks miltertest
 )
 
 install_packages() {
@@ -17,6 +19,8 @@ install_packages() {
     local sudo=()
     [ "$(id -u)" -eq 0 ] || sudo=(sudo)
     echo "setup: installing ${missing[*]}"
+    # Postfix: install only, no system instance (tests start their own).
+    echo "postfix postfix/main_mailer_type select No configuration" | "${sudo[@]}" debconf-set-selections
     "${sudo[@]}" apt-get update -qq
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
