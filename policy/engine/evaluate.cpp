@@ -294,7 +294,10 @@ Decision evaluate(const Snapshot& snap, const Envelope& env, const MessageInfo& 
         } else {
             d.local = true;
             const auto keys = lookup_keys(*rcpt, snap.settings().recipient_delimiter);
-            check_blocks(snap, m, keys, d);
+            if (env.authenticated)
+                d.trace.push_back("sender authenticated (SASL): blocklist not applied");
+            else
+                check_blocks(snap, m, keys, d);
             if (d.verdict == Verdict::deliver) {
                 if (m.loop) d.trace.push_back("message carries loop marker " + msg.marker_name);
                 apply_forward(snap, m, *rcpt, keys, d);

@@ -25,6 +25,9 @@ using Time = std::int64_t;
 struct Envelope {
     std::string sender;                   // "" or "<>" is the null sender
     std::vector<std::string> recipients;  // as given at RCPT time
+    // The client authenticated (SASL): one of our own users sending. The
+    // inbound blocklist does not apply to it.
+    bool authenticated = false;
 };
 
 // What policy needs from the message header; filled by policy/mime.

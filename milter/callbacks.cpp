@@ -1,0 +1,413 @@
+// callbacks.cpp - libmilter glue: store, ask the engine, apply the decision.
+//
+// RCPT: envelope-sender blocks refuse that recipient with 550 5.7.1 (the
+// others go on); a bounce to one of our SRS addresses is checked and
+// remembered for reversal. End of headers: the hop limit. End of message:
+// the whole decision. Forwards and replies are handed to Postfix's
+// reinjection service before any change is made to the message, so a
+// forward that cannot be handed on turns the message into a tempfail with
+// nothing half-done. Replies are best effort: a failure is logged and
+// counted and never touches the message.
+#include "milter/callbacks.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "milter/runtime.hpp"
+#include "policy/engine/address.hpp"
+#include "policy/engine/evaluate.hpp"
+#include "policy/log/log.hpp"
+#include "policy/mime/compose.hpp"
+#include "policy/mime/message_reader.hpp"
+
+namespace sesame::milter {
+
+namespace {
+
+using engine::Verdict;
+
+struct Message {
+    std::shared_ptr<const engine::Snapshot> snapshot;
+    std::string sender;  // as given, without angle brackets
+    bool authenticated = false;
+    std::vector<std::string> rcpts;                                // accepted, without brackets
+    std::vector<std::pair<std::string, std::string>> srs_bounces;  // (our SRS address, original)
+    std::string header;                                            // rebuilt, CRLF line ends
+    std::string body;
+    engine::MessageInfo info;
+};
+
+struct Connection {
+    std::unique_ptr<Message> msg;
+};
+
+Connection* connection(SMFICTX* ctx)
+{
+    return static_cast<Connection*>(smfi_getpriv(ctx));
+}
+
+std::string strip_brackets(const char* arg)
+{
+    std::string_view s = arg ? arg : "";
+    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+    return std::string(s);
+}
+
+std::string bracketed(const std::string& a)
+{
+    return "<" + a + ">";
+}
+
+std::string queue_id(SMFICTX* ctx)
+{
+    const char* id = smfi_getsymval(ctx, const_cast<char*>("i"));
+    return id && *id ? id : "NOQUEUE";
+}
+
+engine::Time now()
+{
+    return static_cast<engine::Time>(std::time(nullptr));
+}
+
+// Sets the SMTP reply from a "550 5.7.1 text" line.
+void set_reply(SMFICTX* ctx, std::string_view line)
+{
+    std::string code(line.substr(0, 3)), rest(line.size() > 4 ? line.substr(4) : std::string_view());
+    std::string xcode, text = rest;
+    if (auto sp = rest.find(' '); sp != std::string::npos && rest.size() > 2 && rest[1] == '.') {
+        xcode = rest.substr(0, sp);
+        text = rest.substr(sp + 1);
+    }
+    // '%' would be read as a format by libmilter: double it.
+    std::string safe;
+    for (char c : text) safe += c == '%' ? std::string("%%") : std::string(1, c);
+    smfi_setreply(ctx, code.data(), xcode.empty() ? nullptr : xcode.data(), safe.data());
+}
+
+sfsistat tempfail(SMFICTX* ctx, std::string_view why)
+{
+    runtime().counters().tempfails++;
+    log::line(log::Level::error, queue_id(ctx) + ": tempfail: " + std::string(why));
+    set_reply(ctx, engine::kReplyTempfail);
+    return SMFIS_TEMPFAIL;
+}
+
+std::string trace_of(const engine::RecipientDecision& d)
+{
+    std::string out;
+    for (const auto& t : d.trace) out += (out.empty() ? "" : "; ") + t;
+    return out;
+}
+
+void log_decision(SMFICTX* ctx, const std::string& sender, const engine::RecipientDecision& d)
+{
+    log::line(log::Level::info, queue_id(ctx) + ": from=<" + sender + "> to=<" + d.address +
+                                    "> verdict=" + engine::to_string(d.verdict) + " rule: " + trace_of(d));
+}
+
+// Runs F; any exception becomes a tempfail. No exception crosses into C.
+template <typename F>
+sfsistat guarded(SMFICTX* ctx, const char* stage, F&& f) noexcept
+{
+    try {
+        return f();
+    } catch (const std::exception& e) {
+        try {
+            return tempfail(ctx, std::string(stage) + ": " + e.what());
+        } catch (...) {
+        }
+    } catch (...) {
+    }
+    return SMFIS_TEMPFAIL;
+}
+
+sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) noexcept
+{
+    return guarded(ctx, "connect", [&] {
+        smfi_setpriv(ctx, new Connection());
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept
+{
+    return guarded(ctx, "MAIL FROM", [&] {
+        Connection* c = connection(ctx);
+        if (!c) return tempfail(ctx, "no connection context");
+        c->msg = std::make_unique<Message>();
+        c->msg->snapshot = runtime().policy().current();
+        if (!c->msg->snapshot) return tempfail(ctx, "no policy loaded yet");
+        c->msg->sender = strip_brackets(argv[0]);
+        const char* auth = smfi_getsymval(ctx, const_cast<char*>("{auth_authen}"));
+        c->msg->authenticated = auth && *auth;
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) noexcept
+{
+    return guarded(ctx, "RCPT TO", [&] {
+        Connection* c = connection(ctx);
+        if (!c || !c->msg) return tempfail(ctx, "RCPT without MAIL FROM context");
+        Message& m = *c->msg;
+        std::string rcpt = strip_brackets(argv[0]);
+        if (const deliver::Srs* srs = runtime().srs(); srs && deliver::Srs::looks_like_srs(rcpt)) {
+            std::string why;
+            if (auto original = srs->reverse(rcpt, now(), &why)) {
+                runtime().counters().srs_reversed++;
+                m.srs_bounces.emplace_back(rcpt, *original);
+                m.rcpts.push_back(rcpt);
+                return SMFIS_CONTINUE;
+            }
+            if (why != "not an SRS address") {
+                log::line(log::Level::notice, queue_id(ctx) + ": to=<" + rcpt + "> refused: SRS " + why);
+                set_reply(ctx, "550 5.7.1 Invalid SRS address");
+                return SMFIS_REJECT;
+            }
+        }
+        if (!m.authenticated) {
+            engine::RecipientDecision d = engine::evaluate_envelope(*m.snapshot, m.sender, rcpt);
+            if (d.verdict == Verdict::reject) {
+                runtime().counters().rejected_rcpt++;
+                log_decision(ctx, m.sender, d);
+                set_reply(ctx, d.smtp);
+                return SMFIS_REJECT;
+            }
+        }
+        m.rcpts.push_back(std::move(rcpt));
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept
+{
+    return guarded(ctx, "header", [&] {
+        Connection* c = connection(ctx);
+        if (!c || !c->msg) return tempfail(ctx, "header without message context");
+        // With SMFIP_HDR_LEADSPC the value keeps its leading blank, so the
+        // header is rebuilt byte for byte; folds come as bare LF.
+        std::string& h = c->msg->header;
+        h.append(name).append(":");
+        for (const char* p = value; *p; ++p) {
+            if (*p == '\n' && (p == value || p[-1] != '\r')) h.push_back('\r');
+            h.push_back(*p);
+        }
+        h.append("\r\n");
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_eoh(SMFICTX* ctx) noexcept
+{
+    return guarded(ctx, "end of header", [&] {
+        Connection* c = connection(ctx);
+        if (!c || !c->msg) return tempfail(ctx, "no message context");
+        Message& m = *c->msg;
+        m.info = mime::read_message(m.header + "\r\n", m.snapshot->settings().marker_header);
+        if (m.info.received_count > m.snapshot->settings().max_hops) {
+            log::line(log::Level::notice,
+                      queue_id(ctx) + ": from=<" + m.sender + "> rejected: " + std::to_string(m.info.received_count) +
+                          " Received headers, max_hops " + std::to_string(m.snapshot->settings().max_hops));
+            runtime().counters().rejected_message++;
+            set_reply(ctx, engine::kReplyTooManyHops);
+            return SMFIS_REJECT;
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept
+{
+    return guarded(ctx, "body", [&] {
+        Connection* c = connection(ctx);
+        if (!c || !c->msg) return tempfail(ctx, "no message context");
+        c->msg->body.append(reinterpret_cast<const char*>(chunk), len);
+        return SMFIS_CONTINUE;
+    });
+}
+
+// True if every recipient of RES was accepted; else WHY says who was not.
+bool all_accepted(const deliver::SendResult& res, std::string_view what, std::string* why)
+{
+    if (res.outcome != deliver::Outcome::ok) {
+        *why = std::string(what) + ": " + res.reply;
+        return false;
+    }
+    for (const auto& r : res.recipients)
+        if (r.outcome != deliver::Outcome::ok) {
+            *why = std::string(what) + " to " + r.address + ": " + r.reply;
+            return false;
+        }
+    return true;
+}
+
+// Hands the forwards of decision D to Postfix; false (and WHY) if one failed.
+bool hand_on_forwards(const Message& m, const engine::Decision& d, const std::string& raw, std::string* why)
+{
+    Runtime& rt = runtime();
+    const auto& settings = m.snapshot->settings();
+    std::vector<std::string> redirect;  // external redirect targets, one copy for all
+    for (const auto& r : d.recipients) {
+        for (const auto& f : r.forwards) {
+            if (f.mode == engine::ForwardMode::resend) {
+                mime::ComposeContext cc{settings.marker_header, rt.hostname(), now()};
+                std::string msg = mime::build_resend(raw, r.address, m.sender, f.to, cc);
+                if (!all_accepted(rt.reinject().send(r.address, f.to, msg), "resend forward for " + r.address, why))
+                    return false;
+            } else if (f.route == engine::Route::external) {
+                for (const auto& t : f.to)
+                    if (std::find(redirect.begin(), redirect.end(), t) == redirect.end()) redirect.push_back(t);
+            }
+        }
+    }
+    if (redirect.empty()) return true;
+    const deliver::Srs* srs = rt.srs();
+    const std::string from = srs ? srs->forward(m.sender, now()) : m.sender;
+    return all_accepted(
+        rt.reinject().send(from, redirect, mime::add_header_on_top(raw, settings.marker_header, "forwarded")),
+        "forward", why);
+}
+
+void send_replies(SMFICTX* ctx, const Message& m, const engine::Decision& d)
+{
+    Runtime& rt = runtime();
+    for (const auto& r : d.recipients) {
+        if (!r.autoreply) continue;
+        const auto& a = *r.autoreply;
+        try {
+            if (!rt.reply_store().record_reply_if_due(a.rule_key, a.to, now(), a.interval_seconds)) continue;
+            mime::ComposeContext cc{m.snapshot->settings().marker_header, rt.hostname(), now()};
+            auto res = rt.reinject().send("", {a.to}, mime::build_autoreply(a, cc));
+            if (res.outcome != deliver::Outcome::ok) throw std::runtime_error(res.reply);
+            rt.counters().autoreplies++;
+            log::line(log::Level::info, queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + ">");
+        } catch (const std::exception& e) {
+            rt.counters().autoreply_failures++;
+            log::line(log::Level::warning,
+                      queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + e.what());
+        }
+    }
+}
+
+sfsistat on_eom(SMFICTX* ctx) noexcept
+{
+    return guarded(ctx, "end of message", [&] {
+        Connection* c = connection(ctx);
+        if (!c || !c->msg) return tempfail(ctx, "no message context");
+        Message& m = *c->msg;
+        Runtime& rt = runtime();
+        rt.counters().messages++;
+
+        // SRS bounces are not policy business: they go back where they came from.
+        std::vector<std::string> policy_rcpts;
+        for (const auto& r : m.rcpts)
+            if (std::none_of(m.srs_bounces.begin(), m.srs_bounces.end(), [&](auto& b) { return b.first == r; }))
+                policy_rcpts.push_back(r);
+        engine::Envelope env{m.sender, policy_rcpts, m.authenticated};
+        engine::Decision d = engine::evaluate(*m.snapshot, env, m.info, now(), &rt.reply_store());
+
+        std::string why;
+        if (!hand_on_forwards(m, d, m.header + "\r\n" + m.body, &why)) {
+            rt.counters().forward_failures++;
+            return tempfail(ctx, why);
+        }
+
+        std::vector<std::string> keep, add;
+        bool forwarded = false, all_blocked = !d.recipients.empty();
+        for (const auto& r : d.recipients) {
+            log_decision(ctx, m.sender, r);
+            forwarded = forwarded || !r.forwards.empty();
+            if (r.verdict == Verdict::deliver) keep.push_back(r.address);
+            all_blocked = all_blocked && r.verdict == Verdict::reject;
+            for (const auto& f : r.forwards)
+                if (f.route == engine::Route::internal && f.mode == engine::ForwardMode::redirect)
+                    add.insert(add.end(), f.to.begin(), f.to.end());
+            rt.counters().forwards += r.forwards.size();
+        }
+        for (const auto& [srs_rcpt, original] : m.srs_bounces) {
+            log::line(log::Level::info,
+                      queue_id(ctx) + ": to=<" + srs_rcpt + "> SRS bounce reversed to <" + original + ">");
+            smfi_delrcpt(ctx, bracketed(srs_rcpt).data());
+            add.push_back(original);
+        }
+        if (keep.empty() && add.empty()) {
+            if (all_blocked) {
+                rt.counters().rejected_message++;
+                set_reply(ctx, engine::kReplyBlockedFrom);
+                return SMFIS_REJECT;
+            }
+            // Every copy was forwarded elsewhere, without a local one.
+            send_replies(ctx, m, d);
+            return SMFIS_DISCARD;
+        }
+        for (std::size_t i = 0; i < d.recipients.size(); ++i)
+            if (d.recipients[i].verdict != Verdict::deliver) {
+                smfi_delrcpt(ctx, bracketed(policy_rcpts[i]).data());
+                if (d.recipients[i].verdict == Verdict::reject) rt.counters().rejected_rcpt++;
+            }
+        std::sort(add.begin(), add.end());
+        add.erase(std::unique(add.begin(), add.end()), add.end());
+        for (const auto& a : add)
+            if (std::find(m.rcpts.begin(), m.rcpts.end(), a) == m.rcpts.end()) smfi_addrcpt(ctx, bracketed(a).data());
+        if (forwarded) {
+            std::string name = m.snapshot->settings().marker_header, value = "forwarded";
+            smfi_addheader(ctx, name.data(), value.data());
+        }
+        send_replies(ctx, m, d);
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_abort(SMFICTX* ctx) noexcept
+{
+    if (Connection* c = connection(ctx)) c->msg.reset();
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_close(SMFICTX* ctx) noexcept
+{
+    delete connection(ctx);  // tolerates a null context
+    smfi_setpriv(ctx, nullptr);
+    return SMFIS_CONTINUE;
+}
+
+sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned long, unsigned long, unsigned long* pf0,
+                      unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) noexcept
+{
+    *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT);
+    *pf1 = f1 & SMFIP_HDR_LEADSPC;  // header values with their leading blank
+    *pf2 = 0;
+    *pf3 = 0;
+    return SMFIS_CONTINUE;
+}
+
+}  // namespace
+
+smfiDesc* filter_description()
+{
+    static smfiDesc desc = {
+        const_cast<char*>("sesame"),
+        SMFI_VERSION,
+        SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT,
+        on_connect,
+        nullptr,  // helo
+        on_envfrom,
+        on_envrcpt,
+        on_header,
+        on_eoh,
+        on_body,
+        on_eom,
+        on_abort,
+        on_close,
+        nullptr,  // unknown
+        nullptr,  // data
+        on_negotiate,
+    };
+    return &desc;
+}
+
+}  // namespace sesame::milter

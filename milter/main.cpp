@@ -1,0 +1,159 @@
+// main.cpp - sesame-milter: configuration, signals, then libmilter's loop.
+//
+// The main thread only waits for signals; smfi_main() runs in a thread of
+// its own. libmilter's own signal thread also waits for SIGHUP and SIGTERM,
+// and would stop the milter on SIGHUP; Linux offers a process-directed
+// signal to the main thread first when it is waiting for it, so here
+// SIGHUP reloads the configuration and SIGTERM/SIGINT stop the milter
+// after the messages in flight (smfi_stop()).
+#include <grp.h>
+#include <libmilter/mfapi.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <iostream>
+#include <thread>
+
+#include "milter/callbacks.hpp"
+#include "milter/runtime.hpp"
+#include "policy/log/log.hpp"
+
+namespace {
+
+using namespace sesame;
+
+struct Args {
+    std::string config;
+    bool explicit_config = false;
+    bool check_only = false;
+};
+
+Args parse_args(int argc, char** argv)
+{
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--check-config") {
+            a.check_only = true;
+        } else if (arg == "--config" && i + 1 < argc) {
+            a.config = argv[++i];
+            a.explicit_config = true;
+        } else if (arg.rfind("--config=", 0) == 0) {
+            a.config = arg.substr(9);
+            a.explicit_config = true;
+        } else {
+            throw std::runtime_error("usage: sesame-milter [--config FILE] [--check-config]");
+        }
+    }
+    if (!a.explicit_config) {
+        a.config = config::default_config_path();
+        const char* env = std::getenv("SESAME_CONFIG");
+        a.explicit_config = env && *env;
+    }
+    return a;
+}
+
+// Refreshes the snapshot every 250 ms, so that `sesame` edits take effect
+// within a second. A failing refresh keeps the last good snapshot.
+void watch_policy(milter::Runtime& rt, std::atomic<bool>& stop)
+{
+    std::string last_error;
+    while (!stop) {
+        try {
+            if (rt.policy().refresh()) {
+                auto s = rt.policy().current();
+                auto n = s->counts();
+                log::line(log::Level::info, "policy loaded: version " + std::to_string(s->version()) + ", " +
+                                                std::to_string(n.blocks) + " block patterns, " +
+                                                std::to_string(n.forwards) + " forwards, " + std::to_string(n.ooo) +
+                                                " out-of-office rules, " + std::to_string(n.domains) + " domains");
+            }
+            last_error.clear();
+        } catch (const std::exception& e) {
+            if (e.what() != last_error) log::line(log::Level::error, std::string("policy refresh failed: ") + e.what());
+            last_error = e.what();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+}
+
+int run(const Args& args)
+{
+    config::Config cfg = config::load_config(args.config, args.explicit_config);
+    if (args.check_only) {
+        std::cout << "configuration OK\n";
+        return 0;
+    }
+    log::configure("sesame-milter", cfg.log_target, cfg.log_level);
+    milter::Runtime rt(cfg);
+    milter::set_runtime(&rt);
+    rt.policy().refresh();  // a first load; a failure is fatal at start
+
+    // Block the signals everywhere but where sigwait() takes them.
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+
+    const std::string socket = cfg.milter_socket;
+    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0)
+        ::unlink(socket.substr(socket.find(':') + 1).c_str());
+    if (smfi_register(*milter::filter_description()) == MI_FAILURE) throw std::runtime_error("smfi_register failed");
+    if (smfi_setconn(const_cast<char*>(socket.c_str())) == MI_FAILURE)
+        throw std::runtime_error("cannot use milter socket " + socket);
+    if (smfi_opensocket(true) == MI_FAILURE) throw std::runtime_error("cannot open milter socket " + socket);
+    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
+        // Reachable by Postfix (group postfix) and nobody else.
+        const std::string path = socket.substr(socket.find(':') + 1);
+        if (const group* g = getgrnam("postfix")) (void)::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid);
+        ::chmod(path.c_str(), 0660);
+    }
+    smfi_settimeout(300);
+
+    std::atomic<bool> stop{false};
+    std::thread watcher(watch_policy, std::ref(rt), std::ref(stop));
+    std::atomic<int> status{0};
+    std::thread milter([&] {
+        status = smfi_main() == MI_SUCCESS ? 0 : 1;
+        kill(getpid(), SIGTERM);  // wake the main thread if libmilter stopped by itself
+    });
+    log::line(log::Level::notice, "listening on " + socket);
+
+    for (;;) {
+        int sig = 0;
+        if (sigwait(&set, &sig) != 0) continue;
+        if (sig == SIGHUP) {
+            try {
+                rt.reload();
+            } catch (const std::exception& e) {
+                log::line(log::Level::error,
+                          std::string("reload failed, keeping the running configuration: ") + e.what());
+            }
+            continue;
+        }
+        log::line(log::Level::notice, std::string("stopping on ") + strsignal(sig));
+        smfi_stop();
+        break;
+    }
+    milter.join();
+    stop = true;
+    watcher.join();
+    return status;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        return run(parse_args(argc, argv));
+    } catch (const std::exception& e) {
+        std::cerr << "sesame-milter: " << e.what() << "\n";
+        return 2;
+    }
+}

@@ -1,0 +1,84 @@
+// runtime.cpp - building and reloading what the callbacks share.
+#include "milter/runtime.hpp"
+
+#include <unistd.h>
+
+#include <climits>
+#include <stdexcept>
+
+#include "policy/log/log.hpp"
+
+namespace sesame::milter {
+
+namespace {
+
+Runtime* g_runtime = nullptr;
+
+std::string local_hostname()
+{
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+    return buf;
+}
+
+}  // namespace
+
+engine::PolicySettings policy_settings(const config::Config& c)
+{
+    engine::PolicySettings s;
+    s.domains = c.policy_domains;
+    s.recipient_delimiter = c.recipient_delimiter;
+    s.max_hops = c.max_hops;
+    s.marker_header = c.marker_header;
+    return s;
+}
+
+Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(local_hostname())
+{
+    if (config_.store_backend != "sqlite")
+        throw std::runtime_error("store backend \"" + config_.store_backend + "\" is not available in this build");
+    policy_ = std::make_unique<store::PolicySource>(config_.store_sqlite, policy_settings(config_));
+    reinject_ = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(config_.milter_reinject));
+    if (!config_.srs_domain.empty()) srs_.emplace(deliver::Srs::from_file(config_.srs_domain, config_.srs_secret_file));
+}
+
+store::SqliteStore& Runtime::reply_store()
+{
+    // One connection per libmilter thread: sqlite handles are not shared.
+    thread_local std::unique_ptr<store::SqliteStore> store;
+    thread_local std::string path;
+    if (!store || path != config_.store_sqlite) {
+        store = std::make_unique<store::SqliteStore>(config_.store_sqlite);
+        path = config_.store_sqlite;
+    }
+    return *store;
+}
+
+void Runtime::reload()
+{
+    config::Config fresh = config::load_config(config_.source, /*required=*/true);
+    for (const auto& key : config::restart_needed(config_, fresh))
+        log::line(log::Level::warning, "reload: " + key + " changed: it takes effect at the next restart");
+    std::lock_guard lock(config_mutex_);
+    config_.policy_domains = fresh.policy_domains;
+    config_.recipient_delimiter = fresh.recipient_delimiter;
+    config_.max_hops = fresh.max_hops;
+    config_.marker_header = fresh.marker_header;
+    config_.log_level = fresh.log_level;
+    log::configure("sesame-milter", config_.log_target, config_.log_level);
+    policy_->set_settings(policy_settings(config_));
+    policy_->refresh(/*force=*/true);
+    log::line(log::Level::notice, "reload: configuration " + config_.source + " re-read");
+}
+
+Runtime& runtime()
+{
+    return *g_runtime;
+}
+
+void set_runtime(Runtime* r)
+{
+    g_runtime = r;
+}
+
+}  // namespace sesame::milter

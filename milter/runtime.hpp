@@ -1,0 +1,68 @@
+// runtime.hpp - what sesame-milter's callbacks share: one Runtime per process.
+//
+// libmilter callbacks receive no user pointer, so the Runtime is reached
+// through runtime(), set once by main() before smfi_main() and never
+// replaced. Everything in it is safe to use from libmilter's threads: the
+// PolicySource hands out immutable snapshots without locks, the SmtpPool
+// gives each caller its own connection, the Srs is immutable, and the reply
+// state is written through a sqlite connection per thread.
+//
+// Counters are plain atomics for now; the metrics endpoint reads them.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "policy/config/config.hpp"
+#include "policy/deliver/smtp_client.hpp"
+#include "policy/deliver/srs.hpp"
+#include "policy/store/policy_source.hpp"
+#include "policy/store/sqlite_store.hpp"
+
+namespace sesame::milter {
+
+struct Counters {
+    std::atomic<std::uint64_t> messages{0}, rejected_rcpt{0}, rejected_message{0}, forwards{0}, forward_failures{0},
+        autoreplies{0}, autoreply_failures{0}, tempfails{0}, srs_reversed{0};
+};
+
+class Runtime {
+  public:
+    // Builds everything the configuration names; throws std::runtime_error
+    // (with one line saying what) when something is unusable.
+    explicit Runtime(config::Config config);
+
+    const config::Config& config() const { return config_; }
+    store::PolicySource& policy() { return *policy_; }
+    deliver::SmtpPool& reinject() { return *reinject_; }
+    const deliver::Srs* srs() const { return srs_ ? &*srs_ : nullptr; }
+    const std::string& hostname() const { return hostname_; }
+    Counters& counters() { return counters_; }
+
+    // This thread's connection to the store, for the reply-interval state.
+    store::SqliteStore& reply_store();
+
+    // SIGHUP: re-read the configuration file; applies what can change
+    // without a restart and logs what cannot. Throws config::ConfigError.
+    void reload();
+
+  private:
+    std::mutex config_mutex_;
+    config::Config config_;
+    std::unique_ptr<store::PolicySource> policy_;
+    std::unique_ptr<deliver::SmtpPool> reinject_;
+    std::optional<deliver::Srs> srs_;
+    std::string hostname_;
+    Counters counters_;
+};
+
+engine::PolicySettings policy_settings(const config::Config& c);
+
+// The process's Runtime; main() installs it before smfi_main().
+Runtime& runtime();
+void set_runtime(Runtime* r);
+
+}  // namespace sesame::milter

@@ -1,0 +1,225 @@
+# lib.sh - a throwaway Postfix on loopback for Sesame's end-to-end tests.
+#
+# Sourced by the tests/integration/*.sh scripts. Everything lives under one
+# scratch folder ($E2E), listens on 127.0.0.1 ports picked at run time, and
+# is stopped by PID (or `postfix -c DIR stop`) by the trap that e2e_setup
+# installs. Facts behind the choices: ../shared/notes/real-stack.md.
+#
+# Layout: Postfix listens on $SMTP_PORT (with smtpd_milters = the milter
+# under test) and on $REINJECT_PORT (no milter: the reinjection service).
+# Mail for the local domains is relayed to smtp-sink on $LOCAL_PORT (dumps in
+# $E2E/local), everything else to smtp-sink on $REMOTE_PORT (the remote MX,
+# dumps in $E2E/remote). smtp-sink's dump files carry the envelope in
+# X-Mail-Args / X-Rcpt-Args pseudo headers.
+set -uo pipefail
+
+e2e_free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# e2e_wait_port PORT: until something accepts on 127.0.0.1:PORT (20 s at most).
+e2e_wait_port() {
+    local i
+    for i in $(seq 1 200); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    echo "nothing listens on 127.0.0.1:$1" >&2
+    return 1
+}
+
+E2E_PIDS=()
+e2e_cleanup() {
+    [ -n "${E2E_MILTER_PID:-}" ] && e2e_stop_milter
+    [ -d "${E2E:-}/postfix" ] && script -qec "postfix -c $E2E/postfix stop" /dev/null >/dev/null 2>&1
+    local p
+    for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
+    for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
+    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept $E2E"; else rm -rf "$E2E"; fi
+}
+
+# e2e_setup NAME: the scratch folder, ports, sinks, config and store.
+e2e_setup() {
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "skipped: a throwaway Postfix and smtp-sink -u postfix need root"
+        exit 77
+    fi
+    E2E=$(mktemp -d "${TMPDIR:-/tmp}/sesame-e2e-$1.XXXXXX")
+    chmod 755 "$E2E"
+    trap e2e_cleanup EXIT
+    SMTP_PORT=$(e2e_free_port)
+    REINJECT_PORT=$(e2e_free_port)
+    LOCAL_PORT=$(e2e_free_port)
+    REMOTE_PORT=$(e2e_free_port)
+    MILTER_SOCKET=$E2E/milter/milter.sock
+    mkdir -p "$E2E/local" "$E2E/remote" "$E2E/milter"
+    chown postfix "$E2E/local" "$E2E/remote"
+    chgrp postfix "$E2E/milter" && chmod 750 "$E2E/milter"
+    local name port
+    for name in local remote; do
+        port=$LOCAL_PORT
+        [ $name = remote ] && port=$REMOTE_PORT
+        /usr/sbin/smtp-sink -u postfix -d "$E2E/$name/%Y%m%d%H%M%S." "127.0.0.1:$port" 100 &
+        E2E_PIDS+=($!)
+    done
+    cat >"$E2E/sesame.conf" <<CONF
+[store]
+sqlite = "$E2E/policy.db"
+[policy]
+domains = ["example.com", "example.net"]
+[milter]
+socket = "unix:$MILTER_SOCKET"
+reinject = "smtp:127.0.0.1:$REINJECT_PORT"
+[srs]
+domain = "example.com"
+secret_file = "$E2E/srs.secret"
+[log]
+target = "stderr"
+level = "debug"
+CONF
+    head -c 24 /dev/urandom | base64 >"$E2E/srs.secret"
+    chmod 600 "$E2E/srs.secret"
+    export SESAME_CONFIG=$E2E/sesame.conf
+    "$SESAME" db init >/dev/null
+    e2e_wait_port "$LOCAL_PORT" && e2e_wait_port "$REMOTE_PORT"
+}
+
+# e2e_start_postfix: the instance, wired to the milter socket.
+e2e_start_postfix() {
+    local d=$E2E/postfix
+    mkdir -p "$d/conf" "$d/queue" "$d/data" "$d/log"
+    chown postfix "$d/data"
+    cat >"$d/conf/main.cf" <<CF
+compatibility_level = 3.6
+queue_directory = $d/queue
+data_directory = $d/data
+command_directory = /usr/sbin
+daemon_directory = /usr/lib/postfix/sbin
+shlib_directory = /usr/lib/postfix
+meta_directory = /etc/postfix
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx.sesame.test
+mydomain = sesame.test
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mydestination =
+local_recipient_maps =
+mynetworks = 127.0.0.0/8
+relay_domains = example.com example.net
+smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination
+transport_maps = inline:{ example.com=relay:[127.0.0.1]:$LOCAL_PORT, example.net=relay:[127.0.0.1]:$LOCAL_PORT }
+default_transport = smtp:[127.0.0.1]:$REMOTE_PORT
+relay_transport = relay:[127.0.0.1]:$LOCAL_PORT
+smtpd_peername_lookup = no
+smtp_dns_support_level = disabled
+disable_dns_lookups = yes
+maillog_file = $d/log/postfix.log
+maillog_file_prefixes = $d/log
+milter_default_action = tempfail
+milter_protocol = 6
+milter_command_timeout = 30s
+milter_connect_macros = j {daemon_name} v
+milter_mail_macros = i {auth_type} {auth_authen} {auth_author} {mail_addr}
+milter_rcpt_macros = i {rcpt_addr}
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 2s
+smtp_connect_timeout = 5s
+CF
+    cat >"$d/conf/master.cf" <<CF
+127.0.0.1:$SMTP_PORT inet n - n - - smtpd -o smtpd_milters=unix:$MILTER_SOCKET
+127.0.0.1:$REINJECT_PORT inet n - n - - smtpd -o smtpd_milters=
+pickup unix n - n 60 1 pickup
+cleanup unix n - n - 0 cleanup
+qmgr unix n - n 1 1 qmgr
+rewrite unix - - n - - trivial-rewrite
+bounce unix - - n - 0 bounce
+defer unix - - n - 0 bounce
+trace unix - - n - 0 bounce
+verify unix - - n - 1 verify
+flush unix n - n 1000? 0 flush
+proxymap unix - - n - - proxymap
+smtp unix - - n - - smtp
+relay unix - - n - - smtp
+error unix - - n - - error
+retry unix - - n - - error
+discard unix - - n - - discard
+showq unix n - n - - showq
+scache unix - - n - 1 scache
+anvil unix - - n - 1 anvil
+postlog unix-dgram n - n - 1 postlogd
+CF
+    script -qec "postfix -c $d/conf check" /dev/null || { echo "postfix check failed" >&2; return 1; }
+    script -qec "postfix -c $d/conf start" /dev/null >/dev/null || { echo "postfix start failed" >&2; return 1; }
+    E2E_POSTFIX_CONF=$d/conf
+    e2e_wait_port "$SMTP_PORT" && e2e_wait_port "$REINJECT_PORT"
+}
+
+# e2e_start_milter: sesame-milter in the background; waits for its socket.
+e2e_start_milter() {
+    "$SESAME_MILTER" --config "$E2E/sesame.conf" 2>>"$E2E/milter.log" &
+    E2E_MILTER_PID=$!
+    local i
+    for i in $(seq 1 200); do
+        [ -S "$MILTER_SOCKET" ] && return 0
+        kill -0 "$E2E_MILTER_PID" 2>/dev/null || { echo "sesame-milter died:" >&2; cat "$E2E/milter.log" >&2; return 1; }
+        sleep 0.05
+    done
+    echo "sesame-milter did not create $MILTER_SOCKET" >&2
+    return 1
+}
+
+e2e_stop_milter() {
+    kill -TERM "$E2E_MILTER_PID" 2>/dev/null
+    wait "$E2E_MILTER_PID" 2>/dev/null
+    E2E_MILTER_PID=
+}
+
+# e2e_send ARGS...: swaks against the milter port; prints swaks' transcript
+# to $E2E/swaks.last and returns swaks' status.
+e2e_send() {
+    swaks --server 127.0.0.1 --port "$SMTP_PORT" --helo client.sesame.test --timeout 30 "$@" >"$E2E/swaks.last" 2>&1
+}
+
+# e2e_wait_dump SINK GREP-PATTERN [COUNT]: until COUNT dumps in SINK (local
+# or remote) contain PATTERN (20 s at most); prints the matching files.
+e2e_wait_dump() {
+    local sink=$1 pattern=$2 count=${3:-1} i files
+    for i in $(seq 1 200); do
+        files=$(grep -lF -- "$pattern" "$E2E/$sink"/* 2>/dev/null)
+        if [ -n "$files" ] && [ "$(echo "$files" | wc -l)" -ge "$count" ]; then
+            echo "$files"
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# e2e_body_of DUMP: the message body in an smtp-sink dump (after the first
+# empty line), with CRLF line ends.
+e2e_body_of() {
+    python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); d=d.replace(b"\r\n",b"\n").replace(b"\n",b"\r\n"); sys.stdout.buffer.write(d.split(b"\r\n\r\n",1)[1])' "$1"
+}
+
+E2E_FAILURES=0
+e2e_ok() { echo "ok: $*"; }
+e2e_fail() {
+    echo "FAIL: $*"
+    E2E_FAILURES=$((E2E_FAILURES + 1))
+}
+# e2e_check DESCRIPTION COMMAND...: runs COMMAND, reports.
+e2e_check() {
+    local what=$1
+    shift
+    if "$@"; then e2e_ok "$what"; else e2e_fail "$what"; fi
+}
+e2e_finish() {
+    if [ "$E2E_FAILURES" -gt 0 ]; then
+        echo "--- milter log"; tail -50 "$E2E/milter.log" 2>/dev/null
+        echo "--- postfix log"; tail -50 "$E2E/postfix/log/postfix.log" 2>/dev/null
+    fi
+    echo "$E2E_FAILURES failed"
+    [ "$E2E_FAILURES" -eq 0 ]
+}

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# milter_e2e.sh SESAME SESAME_MILTER - sesame-milter inside a real Postfix.
+#
+# One throwaway Postfix (tests/integration/lib.sh) with sesame-milter on a
+# unix socket; swaks sends, smtp-sink dumps show what was delivered where.
+# Each case states what a postmaster would see.
+SESAME=$1
+SESAME_MILTER=$2
+source "$(dirname "$0")/lib.sh"
+e2e_setup milter
+"$SESAME" block add @example.com '*@spam.example' >/dev/null
+"$SESAME" block add carol@example.com '*@annoying.example' >/dev/null
+e2e_start_postfix || exit 1
+e2e_start_milter || exit 1
+
+# --- 1. two recipients, one of whom blocks the sender
+e2e_send --from news@annoying.example --to bob@example.com,carol@example.com --header "Subject: case 1"
+e2e_check "blocked recipient refused at RCPT with 550 5.7.1" grep -q "<~\* 550 5.7.1" "$E2E/swaks.last"
+e2e_check "the other recipient delivered" e2e_wait_dump local "Subject: case 1"
+dump=$(e2e_wait_dump local "Subject: case 1")
+e2e_check "only bob is a recipient of the delivered copy" \
+    bash -c "grep -q 'X-Rcpt-Args: <bob@example.com>' $dump && ! grep -q carol $dump"
+
+# --- 2. From-header block (envelope clean)
+e2e_send --from bounce@esp.example --to bob@example.com --header "From: offers@spam.example" --header "Subject: case 2"
+e2e_check "From-header block rejects the message with 550 5.7.1" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
+
+# --- 3. hop limit
+hops=()
+for i in $(seq 1 31); do hops+=(--add-header "Received: from hop$i by hop$((i + 1)); Mon, 2 Nov 2026 10:00:00 +0000"); done
+e2e_send --from a@friend.example --to bob@example.com "${hops[@]}" --header "Subject: case 3"
+e2e_check "31 Received headers refused with 554 5.4.6" grep -q "<\*\* 554 5.4.6" "$E2E/swaks.last"
+
+# --- 4. forwards: internal and external; loop-marked mail not forwarded
+"$SESAME" forward set dave@example.com erin@example.net dave.home@remote.example >/dev/null
+sleep 1  # the milter notices store changes within a second
+printf 'This body must arrive byte for byte.\r\n.leading dot line\r\nlast line\r\n' >"$E2E/body.txt"
+e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4" --body "$E2E/body.txt"
+e2e_check "forwarded message accepted" grep -q "<~ 250" "$E2E/swaks.last"
+local_copy=$(e2e_wait_dump local "Subject: case 4")
+e2e_check "internal forward: dave receives it" grep -q "X-Rcpt-Args: <dave@example.com>" $local_copy
+e2e_check "internal forward: erin receives it" grep -q "X-Rcpt-Args: <erin@example.net>" $local_copy
+remote=$(e2e_wait_dump remote "Subject: case 4")
+e2e_check "external forward reaches the remote MX" test -n "$remote"
+e2e_check "external copy has an SRS envelope sender in our domain" grep -qE "X-Mail-Args: <SRS0[=+-][^>]*@example.com>" $remote
+e2e_check "external copy carries the marker" grep -q "^X-Sesame-Processed: forwarded" $remote
+e2e_check "external copy's body is byte for byte the one sent" cmp <(e2e_body_of $remote) "$E2E/body.txt"
+srs=$(grep -oE "SRS0[=+-][^>]*@example.com" $remote | head -1)
+
+e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4b" --header "X-Sesame-Processed: forwarded"
+e2e_check "loop-marked message delivered to dave" e2e_wait_dump local "Subject: case 4b"
+sleep 2
+e2e_check "loop-marked message not forwarded" bash -c "! grep -lq 'Subject: case 4b' $E2E/remote/* 2>/dev/null"
+
+# --- 5. a bounce to the SRS address reaches the original sender
+e2e_send --from "" --to "$srs" --header "Subject: case 5 bounce"
+e2e_check "bounce to $srs accepted" grep -q "<~ 250" "$E2E/swaks.last"
+bounce=$(e2e_wait_dump remote "Subject: case 5 bounce")
+e2e_check "bounce delivered to the original sender" grep -q "X-Rcpt-Args: <alice@friend.example>" $bounce
+forged=$(echo "$srs" | sed -E 's/^(SRS0[=+-])..../\1AAAA/')
+e2e_send --from "" --to "$forged" --header "Subject: case 5 forged"
+e2e_check "forged SRS address refused" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
+
+# --- 6. out of office: once, not twice, not for a list
+"$SESAME" ooo set frank@example.com --subject "Away" --text "Back soon." >/dev/null
+sleep 1
+e2e_send --from gina@friend.example --to frank@example.com --header "To: frank@example.com" --header "Subject: case 6"
+reply=$(e2e_wait_dump remote "Subject: Away")
+e2e_check "auto-reply sent to the sender" grep -q "X-Rcpt-Args: <gina@friend.example>" $reply
+e2e_check "auto-reply has a null envelope sender" grep -q "X-Mail-Args: <>" $reply
+e2e_send --from gina@friend.example --to frank@example.com --header "To: frank@example.com" --header "Subject: case 6b"
+e2e_wait_dump local "Subject: case 6b" >/dev/null
+sleep 2
+e2e_check "no second auto-reply within the interval" test "$(grep -l 'Subject: Away' $E2E/remote/* | wc -l)" -eq 1
+e2e_send --from list@lists.example --to frank@example.com --header "To: frank@example.com" --header "List-Id: <l.lists.example>" --header "Subject: case 6c"
+e2e_wait_dump local "Subject: case 6c" >/dev/null
+sleep 2
+e2e_check "no auto-reply to a list message" bash -c "! grep -l 'X-Rcpt-Args: <list@lists.example>' $E2E/remote/* 2>/dev/null | grep -q ."
+
+# --- 7. a rule added while the milter runs
+e2e_send --from promo@newspam.example --to bob@example.com --header "Subject: case 7a"
+e2e_check "before the rule: accepted" grep -q "<~ 250" "$E2E/swaks.last"
+"$SESAME" block add bob@example.com '*@newspam.example' >/dev/null
+sleep 1
+e2e_send --from promo@newspam.example --to bob@example.com --header "Subject: case 7b"
+e2e_check "after the rule: refused with 550 5.7.1" grep -q "<~\* 550 5.7.1" "$E2E/swaks.last"
+
+# --- 8. the milter dies: 4xx, then after a restart the retried mail arrives
+e2e_stop_milter
+e2e_send --from hank@friend.example --to bob@example.com --header "Subject: case 8"
+e2e_check "milter down: Postfix answers 4xx" grep -qE "<~?\*+ 4[0-9][0-9]" "$E2E/swaks.last"
+e2e_start_milter
+e2e_send --from hank@friend.example --to bob@example.com --header "Subject: case 8"
+e2e_check "milter back: the retried mail is delivered" e2e_wait_dump local "Subject: case 8"
+
+e2e_finish
