@@ -203,6 +203,17 @@ e2e_body_of() {
     python3 -c 'import sys; d=open(sys.argv[1],"rb").read(); d=d.replace(b"\r\n",b"\n").replace(b"\n",b"\r\n"); sys.stdout.buffer.write(d.split(b"\r\n\r\n",1)[1])' "$1"
 }
 
+# e2e_original_header DUMP: the header lines swaks wrote (from Date: to the
+# empty line), without Sesame's marker.
+e2e_original_header() {
+    sed -n '/^Date: /,/^\r\?$/p' "$1" | grep -v '^X-Sesame-Processed:'
+}
+
+# e2e_queued: the last swaks session ended with the message queued.
+e2e_queued() {
+    grep -q "^<-  250 2.0.0 Ok: queued" "$E2E/swaks.last"
+}
+
 E2E_FAILURES=0
 e2e_ok() { echo "ok: $*"; }
 e2e_fail() {

@@ -15,11 +15,11 @@ e2e_start_milter || exit 1
 
 # --- 1. two recipients, one of whom blocks the sender
 e2e_send --from news@annoying.example --to bob@example.com,carol@example.com --header "Subject: case 1"
-e2e_check "blocked recipient refused at RCPT with 550 5.7.1" grep -q "<~\* 550 5.7.1" "$E2E/swaks.last"
+e2e_check "blocked recipient refused at RCPT with 550 5.7.1" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
 e2e_check "the other recipient delivered" e2e_wait_dump local "Subject: case 1"
 dump=$(e2e_wait_dump local "Subject: case 1")
-e2e_check "only bob is a recipient of the delivered copy" \
-    bash -c "grep -q 'X-Rcpt-Args: <bob@example.com>' $dump && ! grep -q carol $dump"
+e2e_check "bob is a recipient of the delivered copy" grep -q "X-Rcpt-Args: <bob@example.com>" $dump
+e2e_check "carol is not" bash -c "! grep -q 'X-Rcpt-Args: <carol' $dump"
 
 # --- 2. From-header block (envelope clean)
 e2e_send --from bounce@esp.example --to bob@example.com --header "From: offers@spam.example" --header "Subject: case 2"
@@ -36,7 +36,7 @@ e2e_check "31 Received headers refused with 554 5.4.6" grep -q "<\*\* 554 5.4.6"
 sleep 1  # the milter notices store changes within a second
 printf 'This body must arrive byte for byte.\r\n.leading dot line\r\nlast line\r\n' >"$E2E/body.txt"
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4" --body "$E2E/body.txt"
-e2e_check "forwarded message accepted" grep -q "<~ 250" "$E2E/swaks.last"
+e2e_check "forwarded message accepted" e2e_queued
 local_copy=$(e2e_wait_dump local "Subject: case 4")
 e2e_check "internal forward: dave receives it" grep -q "X-Rcpt-Args: <dave@example.com>" $local_copy
 e2e_check "internal forward: erin receives it" grep -q "X-Rcpt-Args: <erin@example.net>" $local_copy
@@ -44,7 +44,9 @@ remote=$(e2e_wait_dump remote "Subject: case 4")
 e2e_check "external forward reaches the remote MX" test -n "$remote"
 e2e_check "external copy has an SRS envelope sender in our domain" grep -qE "X-Mail-Args: <SRS0[=+-][^>]*@example.com>" $remote
 e2e_check "external copy carries the marker" grep -q "^X-Sesame-Processed: forwarded" $remote
-e2e_check "external copy's body is byte for byte the one sent" cmp <(e2e_body_of $remote) "$E2E/body.txt"
+e2e_check "external copy's body is byte for byte the local copy's" cmp <(e2e_body_of $remote) <(e2e_body_of $local_copy)
+e2e_check "external copy's original header lines are unchanged" \
+    cmp <(e2e_original_header $remote) <(e2e_original_header $local_copy)
 srs=$(grep -oE "SRS0[=+-][^>]*@example.com" $remote | head -1)
 
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4b" --header "X-Sesame-Processed: forwarded"
@@ -54,7 +56,7 @@ e2e_check "loop-marked message not forwarded" bash -c "! grep -lq 'Subject: case
 
 # --- 5. a bounce to the SRS address reaches the original sender
 e2e_send --from "" --to "$srs" --header "Subject: case 5 bounce"
-e2e_check "bounce to $srs accepted" grep -q "<~ 250" "$E2E/swaks.last"
+e2e_check "bounce to $srs accepted" e2e_queued
 bounce=$(e2e_wait_dump remote "Subject: case 5 bounce")
 e2e_check "bounce delivered to the original sender" grep -q "X-Rcpt-Args: <alice@friend.example>" $bounce
 forged=$(echo "$srs" | sed -E 's/^(SRS0[=+-])..../\1AAAA/')
@@ -79,11 +81,11 @@ e2e_check "no auto-reply to a list message" bash -c "! grep -l 'X-Rcpt-Args: <li
 
 # --- 7. a rule added while the milter runs
 e2e_send --from promo@newspam.example --to bob@example.com --header "Subject: case 7a"
-e2e_check "before the rule: accepted" grep -q "<~ 250" "$E2E/swaks.last"
+e2e_check "before the rule: accepted" e2e_queued
 "$SESAME" block add bob@example.com '*@newspam.example' >/dev/null
 sleep 1
 e2e_send --from promo@newspam.example --to bob@example.com --header "Subject: case 7b"
-e2e_check "after the rule: refused with 550 5.7.1" grep -q "<~\* 550 5.7.1" "$E2E/swaks.last"
+e2e_check "after the rule: refused with 550 5.7.1" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
 
 # --- 8. the milter dies: 4xx, then after a restart the retried mail arrives
 e2e_stop_milter
