@@ -52,6 +52,8 @@ e2e_setup() {
     LOCAL_PORT=$(e2e_free_port)
     REMOTE_PORT=$(e2e_free_port)
     MILTER_SOCKET=$E2E/milter/milter.sock
+    INET_SMTP_PORT=$(e2e_free_port)
+    MILTER_INET_PORT=$(e2e_free_port)
     mkdir -p "$E2E/local" "$E2E/remote" "$E2E/milter"
     chown postfix "$E2E/local" "$E2E/remote"
     chgrp postfix "$E2E/milter" && chmod 750 "$E2E/milter"
@@ -130,6 +132,7 @@ CF
     cat >"$d/conf/master.cf" <<CF
 127.0.0.1:$SMTP_PORT inet n - n - - smtpd -o smtpd_milters=unix:$MILTER_SOCKET
 127.0.0.1:$REINJECT_PORT inet n - n - - smtpd -o smtpd_milters=
+127.0.0.1:$INET_SMTP_PORT inet n - n - - smtpd -o smtpd_milters=inet:127.0.0.1:$MILTER_INET_PORT
 pickup unix n - n 60 1 pickup
 cleanup unix n - n - 0 cleanup
 qmgr unix n - n 1 1 qmgr
@@ -156,9 +159,10 @@ CF
     e2e_wait_port "$SMTP_PORT" && e2e_wait_port "$REINJECT_PORT"
 }
 
-# e2e_start_milter: sesame-milter in the background; waits for its socket.
+# e2e_start_milter [CONFIG]: sesame-milter in the background; waits for its
+# unix socket.
 e2e_start_milter() {
-    "$SESAME_MILTER" --config "$E2E/sesame.conf" 2>>"$E2E/milter.log" &
+    "$SESAME_MILTER" --config "${1:-$E2E/sesame.conf}" 2>>"$E2E/milter.log" &
     E2E_MILTER_PID=$!
     local i
     for i in $(seq 1 200); do
