@@ -30,6 +30,7 @@ e2e_wait_port() {
 
 E2E_PIDS=()
 e2e_cleanup() {
+    set +e  # clean up everything, whatever fails on the way
     [ -n "${E2E_MILTER_PID:-}" ] && e2e_stop_milter
     [ -d "${E2E:-}/postfix" ] && script -qec "postfix -c $E2E/postfix stop" /dev/null >/dev/null 2>&1
     local p
