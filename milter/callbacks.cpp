@@ -14,6 +14,7 @@
 #include <cstring>
 #include <ctime>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -308,7 +309,22 @@ sfsistat on_eom(SMFICTX* ctx) noexcept
             if (std::none_of(m.srs_bounces.begin(), m.srs_bounces.end(), [&](auto& b) { return b.first == r; }))
                 policy_rcpts.push_back(r);
         engine::Envelope env{m.sender, policy_rcpts, m.authenticated};
-        engine::Decision d = engine::evaluate(*m.snapshot, env, m.info, now(), &rt.reply_store());
+        // The reply state is only needed for auto-replies: if the store cannot
+        // be opened, the engine skips the replies (and says why), the mail flows.
+        struct Unavailable : engine::ReplyHistory {
+            std::string why;
+            std::optional<engine::Time> last_reply(std::string_view, std::string_view) const override
+            {
+                throw std::runtime_error(why);
+            }
+        } unavailable;
+        const engine::ReplyHistory* history = &unavailable;
+        try {
+            history = &rt.reply_store();
+        } catch (const std::exception& e) {
+            unavailable.why = e.what();
+        }
+        engine::Decision d = engine::evaluate(*m.snapshot, env, m.info, now(), history);
 
         std::string why;
         if (!hand_on_forwards(m, d, m.header + "\r\n" + m.body, &why)) {

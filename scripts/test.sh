@@ -2,9 +2,11 @@
 # test.sh - the whole test suite, as CI runs it (.ci/run calls this).
 #
 # 0. clang-format --dry-run --Werror over every C++ file (.clang-format)
-# 1. build/       the normal build (-Werror): unit, golden and CLI tests
+# 1. build/       the normal build (-Werror): unit, golden, CLI, milter
+#                 (miltertest) and e2e (a throwaway Postfix) tests
 # 2. build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer: the same
-#                 tests; any sanitizer report fails the test that caused it
+#                 tests but the e2e ones (a whole Postfix per run); any
+#                 sanitizer report fails the test that caused it
 # 3. build-fuzz/  clang + libFuzzer: the header reader fuzzed for
 #                 SESAME_FUZZ_SECONDS (default 30) seconds
 # Every stage runs even when an earlier one failed; the exit status is
@@ -30,7 +32,7 @@ stage "format" clang-format --dry-run --Werror $(git ls-files '*.cpp' '*.hpp')
 stage "build" build build
 stage "tests" ctest --test-dir build --output-on-failure -j "$(nproc)" -LE fuzz
 stage "build (sanitizers)" build build-asan -DSESAME_SANITIZE=ON -DSESAME_BENCH=OFF
-stage "tests (sanitizers)" ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE fuzz
+stage "tests (sanitizers)" ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE "fuzz|e2e"
 stage "build (fuzz)" build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DSESAME_FUZZ=ON -DSESAME_BENCH=OFF -DSESAME_FUZZ_SECONDS="${SESAME_FUZZ_SECONDS:-30}"
 stage "fuzz" ctest --test-dir build-fuzz --output-on-failure -L fuzz

@@ -730,6 +730,22 @@ TEST(Evaluate, BrokenReplyStateNeverFailsTheMessage)
     }
 }
 
+// Mail from SASL-authenticated clients is our own users sending: the inbound
+// blocklist does not apply, the rest of the policy does.
+TEST(Evaluate, AuthenticatedSendersSkipTheBlocklist)
+{
+    MessageInfo msg;
+    msg.from_address = "x@spam.com";
+    Envelope env{"x@spam.com", {"bob@example.com"}};
+    Decision plain = evaluate(snapshot(), env, msg, kNow, nullptr);
+    ASSERT_EQ(plain.recipients[0].verdict, Verdict::reject) << "the fixture must block x@spam.com for bob";
+    env.authenticated = true;
+    Decision d = evaluate(snapshot(), env, msg, kNow, nullptr);
+    EXPECT_EQ(d.recipients[0].verdict, Verdict::deliver) << dump(d.recipients[0]);
+    EXPECT_TRUE(contains_in_order(d.recipients[0].trace, {"sender authenticated (SASL): blocklist not applied"}))
+        << dump(d.recipients[0]);
+}
+
 TEST(Evaluate, HopLimit)
 {
     struct Case {
