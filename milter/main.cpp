@@ -7,11 +7,11 @@
 // SIGHUP reloads the configuration and SIGTERM/SIGINT stop the milter
 // after the messages in flight (smfi_stop()).
 #include <grp.h>
+#include <libmilter/mfapi.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <sys/socket.h>
-#include <libmilter/mfapi.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
