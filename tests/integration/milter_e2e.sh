@@ -95,6 +95,39 @@ e2e_start_milter
 e2e_send --from hank@friend.example --to bob@example.com --header "Subject: case 8"
 e2e_check "milter back: the retried mail is delivered" e2e_wait_dump local "Subject: case 8"
 
+# --- 8b. the reply state survived the restart: still no second reply
+e2e_send --from gina@friend.example --to frank@example.com --header "To: frank@example.com" --header "Subject: case 8b"
+e2e_wait_dump local "Subject: case 8b" >/dev/null
+sleep 2
+e2e_check "after a restart, still no second auto-reply within the interval" \
+    test "$(grep -l 'Subject: Away' $E2E/remote/* | wc -l)" -eq 1
+
+# --- 8c. resend forwards: a new Fwd: message, Reply-To the original sender
+"$SESAME" forward set sales@example.com crm@vendor.example --mode resend >/dev/null
+sleep 1
+e2e_send --from ivan@friend.example --to sales@example.com --header "From: Ivan <ivan@friend.example>" \
+    --header "Subject: case 8c"
+resent=$(e2e_wait_dump remote "Subject: Fwd: case 8c")
+e2e_check "resend forward reaches the target as Fwd:" test -n "$resent"
+e2e_check "resend forward has Reply-To the original sender" grep -q "^Reply-To: .*ivan@friend.example" $resent
+e2e_check "resend forward comes from the forwarding address" grep -q "X-Mail-Args: <sales@example.com>" $resent
+
+# --- 8d. SIGHUP re-reads the configuration (max_hops 3 instead of 30)
+sed -i 's/^domains = \(.*\)$/domains = \1\nmax_hops = 3/' "$E2E/sesame.conf"
+kill -HUP "$E2E_MILTER_PID"
+sleep 1
+e2e_send --from a@friend.example --to bob@example.com "${hops[@]:0:8}" --header "Subject: case 8d"
+e2e_check "after SIGHUP, 4 Received headers exceed max_hops 3: 554 5.4.6" grep -q "<\*\* 554 5.4.6" "$E2E/swaks.last"
+e2e_check "the milter survived SIGHUP" kill -0 "$E2E_MILTER_PID"
+sed -i '/^max_hops = 3$/d' "$E2E/sesame.conf"
+
+# --- 8e. Postfix restarts: the milter's reinjection connections are stale
+script -qec "postfix -c $E2E_POSTFIX_CONF stop" /dev/null >/dev/null
+script -qec "postfix -c $E2E_POSTFIX_CONF start" /dev/null >/dev/null
+e2e_wait_port "$SMTP_PORT" && e2e_wait_port "$REINJECT_PORT"
+e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 8e"
+e2e_check "after a Postfix restart the forward is still handed on" e2e_wait_dump remote "Subject: case 8e"
+
 # --- 9. a forward that cannot be handed on: the whole message is a tempfail
 sed "s|^reinject = .*|reinject = \"smtp:127.0.0.1:$(e2e_free_port)\"|" "$E2E/sesame.conf" >"$E2E/dead-reinject.conf"
 e2e_stop_milter
