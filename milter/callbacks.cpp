@@ -11,6 +11,7 @@
 #include "milter/callbacks.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -31,7 +32,19 @@ namespace {
 
 using engine::Verdict;
 
+std::atomic<int> g_in_flight{0};
+std::atomic<bool> g_draining{false};
+
+// Counts itself in g_in_flight for as long as it lives.
+struct InFlight {
+    InFlight() { ++g_in_flight; }
+    ~InFlight() { --g_in_flight; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+};
+
 struct Message {
+    InFlight counted;
     std::shared_ptr<const engine::Snapshot> snapshot;
     std::string sender;  // as given, without angle brackets
     bool authenticated = false;
@@ -139,6 +152,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) noexcept
     return guarded(ctx, "MAIL FROM", [&] {
         Connection* c = connection(ctx);
         if (!c) return tempfail(ctx, "no connection context");
+        if (g_draining) return tempfail(ctx, "shutting down: new messages are deferred");
         c->msg = std::make_unique<Message>();
         c->msg->snapshot = runtime().policy().current();
         if (!c->msg->snapshot) return tempfail(ctx, "no policy loaded yet");
@@ -294,7 +308,7 @@ void send_replies(SMFICTX* ctx, const Message& m, const engine::Decision& d)
     }
 }
 
-sfsistat on_eom(SMFICTX* ctx) noexcept
+sfsistat decide_eom(SMFICTX* ctx) noexcept
 {
     return guarded(ctx, "end of message", [&] {
         Connection* c = connection(ctx);
@@ -378,6 +392,13 @@ sfsistat on_eom(SMFICTX* ctx) noexcept
     });
 }
 
+sfsistat on_eom(SMFICTX* ctx) noexcept
+{
+    sfsistat result = decide_eom(ctx);
+    if (Connection* c = connection(ctx)) c->msg.reset();  // no longer in flight
+    return result;
+}
+
 sfsistat on_abort(SMFICTX* ctx) noexcept
 {
     if (Connection* c = connection(ctx)) c->msg.reset();
@@ -402,6 +423,16 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 }
 
 }  // namespace
+
+int messages_in_flight()
+{
+    return g_in_flight.load();
+}
+
+void start_draining()
+{
+    g_draining = true;
+}
 
 smfiDesc* filter_description()
 {

@@ -15,4 +15,10 @@ namespace sesame::milter {
 // The filter description handed to smfi_register().
 smfiDesc* filter_description();
 
+// Messages between MAIL FROM and their end (end of message or abort).
+int messages_in_flight();
+
+// From now on MAIL FROM is deferred (4xx): the process is about to stop.
+void start_draining();
+
 }  // namespace sesame::milter

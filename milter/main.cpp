@@ -161,6 +161,15 @@ int run(const Args& args)
             continue;
         }
         log::line(log::Level::notice, std::string("stopping on ") + strsignal(sig));
+        // smfi_stop() ends libmilter's sessions too: first let the messages
+        // in flight finish (a minute at most), deferring new ones (4xx).
+        milter::start_draining();
+        for (int i = 0; i < 1200 && milter::messages_in_flight() > 0; ++i) {
+            if (i == 0)
+                log::line(log::Level::notice,
+                          "waiting for " + std::to_string(milter::messages_in_flight()) + " message(s) in flight");
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
         smfi_stop();
         break;
     }

@@ -139,6 +139,31 @@ e2e_start_milter
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 9"
 e2e_check "reinjection back: the retried message is forwarded" e2e_wait_dump remote "Subject: case 9"
 
+# --- 9b. SIGTERM while a message is in flight: it is finished, then the milter exits
+python3 - "$SMTP_PORT" "$E2E_MILTER_PID" >"$E2E/inflight.out" 2>&1 <<'PY' &
+import os, signal, smtplib, sys, time
+port, pid = int(sys.argv[1]), int(sys.argv[2])
+s = smtplib.SMTP("127.0.0.1", port, local_hostname="client.sesame.test", timeout=60)
+s.ehlo()
+s.mail("jack@friend.example")
+s.rcpt("bob@example.com")
+code, _ = s.docmd("DATA")
+assert code == 354, code
+s.send(b"Subject: case 9b\r\nFrom: jack@friend.example\r\n\r\nfirst half\r\n")
+time.sleep(1)
+os.kill(pid, signal.SIGTERM)  # the milter is stopped mid-message
+time.sleep(1)
+s.send(b"second half\r\n.\r\n")
+print("final reply", s.getreply())
+PY
+inflight=$!
+wait $inflight
+wait "$E2E_MILTER_PID" 2>/dev/null
+E2E_MILTER_PID=
+e2e_check "SIGTERM mid-message: the message in flight is accepted" grep -q "final reply (250" "$E2E/inflight.out"
+e2e_check "SIGTERM mid-message: and delivered" e2e_wait_dump local "Subject: case 9b"
+e2e_start_milter
+
 # --- 10. the milter on an inet: socket pays no delayed-ACK stall per message
 sed "s|^socket = .*|socket = \"inet:$MILTER_INET_PORT@127.0.0.1\"|" "$E2E/sesame.conf" >"$E2E/inet.conf"
 "$SESAME_MILTER" --config "$E2E/inet.conf" 2>>"$E2E/milter-inet.log" &
