@@ -53,7 +53,12 @@ struct Message {
     std::string header;                                            // rebuilt, CRLF line ends
     std::string body;
     engine::MessageInfo info;
+    std::vector<std::string> policy_rcpts;     // rcpts but the SRS bounces
+    std::optional<engine::Decision> decision;  // made at end of header
+    bool needs_body = false;                   // a forward will send the message on
 };
+
+std::atomic<bool> g_skip_offered{false};  // the MTA understands SMFIS_SKIP
 
 struct Connection {
     std::unique_ptr<Message> msg;
@@ -216,6 +221,37 @@ sfsistat on_header(SMFICTX* ctx, char* name, char* value) noexcept
     });
 }
 
+// The decision, made once the header is known (the body changes nothing):
+// so that the body is kept only when a forward will need it.
+void decide(Message& m)
+{
+    Runtime& rt = runtime();
+    // SRS bounces are not policy business: they go back where they came from.
+    for (const auto& r : m.rcpts)
+        if (std::none_of(m.srs_bounces.begin(), m.srs_bounces.end(), [&](auto& b) { return b.first == r; }))
+            m.policy_rcpts.push_back(r);
+    engine::Envelope env{m.sender, m.policy_rcpts, m.authenticated};
+    // The reply state is only needed for auto-replies: if the store cannot
+    // be opened, the engine skips the replies (and says why), the mail flows.
+    struct Unavailable : engine::ReplyHistory {
+        std::string why;
+        std::optional<engine::Time> last_reply(std::string_view, std::string_view) const override
+        {
+            throw std::runtime_error(why);
+        }
+    } unavailable;
+    const engine::ReplyHistory* history = &unavailable;
+    try {
+        history = &rt.reply_store();
+    } catch (const std::exception& e) {
+        unavailable.why = e.what();
+    }
+    m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), history);
+    for (const auto& r : m.decision->recipients)
+        for (const auto& f : r.forwards)
+            m.needs_body = m.needs_body || f.mode == engine::ForwardMode::resend || f.route == engine::Route::external;
+}
+
 sfsistat on_eoh(SMFICTX* ctx) noexcept
 {
     return guarded(ctx, "end of header", [&] {
@@ -231,6 +267,7 @@ sfsistat on_eoh(SMFICTX* ctx) noexcept
             set_reply(ctx, engine::kReplyTooManyHops);
             return SMFIS_REJECT;
         }
+        decide(m);
         return SMFIS_CONTINUE;
     });
 }
@@ -240,7 +277,8 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept
     return guarded(ctx, "body", [&] {
         Connection* c = connection(ctx);
         if (!c || !c->msg) return tempfail(ctx, "no message context");
-        c->msg->body.append(reinterpret_cast<const char*>(chunk), len);
+        if (!c->msg->needs_body && g_skip_offered) return SMFIS_SKIP;  // nothing will send it on
+        if (c->msg->needs_body) c->msg->body.append(reinterpret_cast<const char*>(chunk), len);
         return SMFIS_CONTINUE;
     });
 }
@@ -312,33 +350,12 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
 {
     return guarded(ctx, "end of message", [&] {
         Connection* c = connection(ctx);
-        if (!c || !c->msg) return tempfail(ctx, "no message context");
+        if (!c || !c->msg || !c->msg->decision) return tempfail(ctx, "no decision for this message");
         Message& m = *c->msg;
         Runtime& rt = runtime();
         rt.counters().messages++;
 
-        // SRS bounces are not policy business: they go back where they came from.
-        std::vector<std::string> policy_rcpts;
-        for (const auto& r : m.rcpts)
-            if (std::none_of(m.srs_bounces.begin(), m.srs_bounces.end(), [&](auto& b) { return b.first == r; }))
-                policy_rcpts.push_back(r);
-        engine::Envelope env{m.sender, policy_rcpts, m.authenticated};
-        // The reply state is only needed for auto-replies: if the store cannot
-        // be opened, the engine skips the replies (and says why), the mail flows.
-        struct Unavailable : engine::ReplyHistory {
-            std::string why;
-            std::optional<engine::Time> last_reply(std::string_view, std::string_view) const override
-            {
-                throw std::runtime_error(why);
-            }
-        } unavailable;
-        const engine::ReplyHistory* history = &unavailable;
-        try {
-            history = &rt.reply_store();
-        } catch (const std::exception& e) {
-            unavailable.why = e.what();
-        }
-        engine::Decision d = engine::evaluate(*m.snapshot, env, m.info, now(), history);
+        const engine::Decision& d = *m.decision;
 
         std::string why;
         if (!hand_on_forwards(m, d, m.header + "\r\n" + m.body, &why)) {
@@ -376,7 +393,7 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
         }
         for (std::size_t i = 0; i < d.recipients.size(); ++i)
             if (d.recipients[i].verdict != Verdict::deliver) {
-                smfi_delrcpt(ctx, bracketed(policy_rcpts[i]).data());
+                smfi_delrcpt(ctx, bracketed(m.policy_rcpts[i]).data());
                 if (d.recipients[i].verdict == Verdict::reject) rt.counters().rejected_rcpt++;
             }
         std::sort(add.begin(), add.end());
@@ -417,6 +434,7 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
 {
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT);
     *pf1 = f1 & SMFIP_HDR_LEADSPC;  // header values with their leading blank
+    g_skip_offered = (f1 & SMFIP_SKIP) != 0;
     *pf2 = 0;
     *pf3 = 0;
     return SMFIS_CONTINUE;
