@@ -15,10 +15,11 @@ set key off
 set title "Throughput: smtp-source -> Postfix -> smtp-sink\nmedian (bar), min-max (error bar), each round (dot)"
 set ylabel "messages per second"
 set yrange [0:*]
+set offsets 0, 0, graph 0.08, 0
 set xrange [-0.6:*]
 plot datadir."/throughput.dat" using 1:3:xtic(2) with boxes lc rgb "#4e79a7", \
-     "" using 1:3:4:5 with yerrorbars lc rgb "black" pt -1 lw 1.5, \
-     "" using 1:($3+25):(sprintf("%.0f", $3)) with labels font "sans,9", \
+     "" using 1:3:4:5 with yerrorbars lc rgb "black" pt 0 lw 1.5, \
+     "" using 1:5:(sprintf("%.0f", $3)) with labels offset 0,0.8 font "sans,9", \
      datadir."/rounds.dat" using ($1+0.15):2 with points pt 7 ps 0.5 lc rgb "#e15759"
 
 set title "Latency, one session: connect to 250 after the final dot\nmedian (bar), p99 (square)"

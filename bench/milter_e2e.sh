@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # milter_e2e.sh - end-to-end throughput of the milter inside a real Postfix.
 #
-# Usage: bench/milter_e2e.sh                  (as root; about 6 minutes on 2 cores)
+# Usage: bench/milter_e2e.sh                  (as root; about 6 minutes on 2 cores,
+#                                              1 to 2 more the first time: the store)
 #        ROUNDS=7 MESSAGES=6000 bench/milter_e2e.sh
 #        bench/milter_e2e.sh --from-json FILE (only redraw the PNG and rewrite
 #                                              the figures block of the doc)
@@ -16,6 +17,9 @@
 #             forward and out-of-office rules, log level info on stderr
 #   sesame-notice  the same milter and store at log level notice (no line
 #             per message), to price the per-message log line
+#   sesame-alt     only when SESAME_MILTER_ALT names another sesame-milter
+#             binary (a patched build to compare in the same run): that
+#             binary, same store, log level info; add it to CONFIGS
 #
 # All milters run for the whole run on unix sockets; only the port that
 # smtp-source talks to changes. Each round sends MESSAGES messages
@@ -38,8 +42,8 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 BUILD=${BUILD:-build-bench-e2e}
-ROUNDS=${ROUNDS:-5}
-MESSAGES=${MESSAGES:-4000}
+ROUNDS=${ROUNDS:-7}
+MESSAGES=${MESSAGES:-3000}
 SESSIONS=${SESSIONS:-20}
 SIZE=${SIZE:-2048}
 WARMUP=${WARMUP:-500}
@@ -215,14 +219,25 @@ def pct(v, p):
     lo, hi = int(k), min(int(k) + 1, len(v) - 1)
     return v[lo] + (v[hi] - v[lo]) * (k - lo)
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+def cpu_seconds(pid):
+    """utime + stime of process PID (all its threads); 0 without a process."""
+    if not pid: return 0.0
+    with open(f"/proc/{pid}/stat") as f: fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
 def drive(result_path):
     signal.signal(signal.SIGTERM, on_term)
-    configs = json.loads(env("CONFIG_PORTS"))  # [[name, port], ...]
+    triples = json.loads(env("CONFIG_PORTS"))  # [[name, port, milter pid or 0], ...]
+    configs = [(c, port) for c, port, _ in triples]
+    pid = {c: p for c, _, p in triples}
     sink = Sink(env("SINK_COUNTS"))
     rounds, n = int(env("ROUNDS")), int(env("MESSAGES"))
     sessions, size = int(env("SESSIONS")), int(env("SIZE"))
     res = {"configs": [c for c, _ in configs], "rates": {c: [] for c, _ in configs},
-           "client_rates": {c: [] for c, _ in configs}, "order": [], "latency_ms": {c: [] for c, _ in configs}}
+           "client_rates": {c: [] for c, _ in configs}, "order": [], "latency_ms": {c: [] for c, _ in configs},
+           "milter_cpu_ms": {c: [] for c, _ in configs}}
     load0 = open("/proc/loadavg").read().split()[:3]
     for name, port in configs:
         r, _ = one_round(sink, port, int(env("WARMUP")), sessions, size)
@@ -232,10 +247,14 @@ def drive(result_path):
         res["order"].append([c for c, _ in order])
         for name, port in order:
             time.sleep(0.5)  # let the previous round's processes go idle
+            cpu0 = cpu_seconds(pid[name])
             r, rc = one_round(sink, port, n, sessions, size)
+            cpu = (cpu_seconds(pid[name]) - cpu0) * 1000.0 / n  # ms of milter CPU per message
             res["rates"][name].append(r)
             res["client_rates"][name].append(rc)
-            print(f"round {k + 1}/{rounds} {name:14} {r:7.1f} msg/s (client done at {rc:7.1f} msg/s)", file=sys.stderr)
+            res["milter_cpu_ms"][name].append(cpu)
+            print(f"round {k + 1}/{rounds} {name:14} {r:7.1f} msg/s (client done at {rc:7.1f} msg/s), "
+                  f"milter CPU {cpu:.3f} ms/msg", file=sys.stderr)
     time.sleep(1.0)
     m = int(env("LATENCY"))
     for name, port in configs: one_message(port, -1)  # a connection each, not counted
@@ -252,19 +271,22 @@ def drive(result_path):
         "load_before": load0, "load_after": open("/proc/loadavg").read().split()[:3],
         "nproc": os.cpu_count(), "kernel": os.uname().release, "cpu": env("CPU"),
         "postfix": env("POSTFIX_VERSION"), "opendkim": env("OPENDKIM_VERSION"), "libmilter": env("LIBMILTER_VERSION"),
-        "commit": env("COMMIT"), "milter_cpu": {}}
+        "commit": env("COMMIT"), "tree": env("TREE")}
     with open(result_path, "w") as f: json.dump(res, f, indent=1)
 
 # ---------------------------------------------------------------- report
 LABELS = {"none": "no milter", "minimal": "minimal C milter", "opendkim": "OpenDKIM (verify)",
-          "sesame": "sesame-milter", "sesame-notice": "sesame-milter, log level notice"}
+          "sesame": "sesame-milter", "sesame-notice": "sesame-milter, log level notice",
+          "sesame-alt": "sesame-milter, alternative build"}
 SHORT = {"none": "no milter", "minimal": "minimal", "opendkim": "OpenDKIM", "sesame": "sesame",
-         "sesame-notice": "sesame (notice)"}
+         "sesame-notice": "sesame (notice)", "sesame-alt": "sesame (alt. build)"}
 
 def report(result_path, doc_path, png_path, gp_path, data_dir):
     res = json.load(open(result_path))
     meta, configs = res["meta"], res["configs"]
     med = {c: statistics.median(res["rates"][c]) for c in configs}
+    cpu_ms = res.get("milter_cpu_ms", {})
+    cmed = {c: statistics.median(v) for c, v in cpu_ms.items() if v}
     lat = {c: (statistics.median(res["latency_ms"][c]), pct(res["latency_ms"][c], 99)) for c in configs}
     def ratio(c, ref): return med[c] / med[ref] if ref in med else None
     def fr(x): return "—" if x is None else f"{100 * x:.1f} %"
@@ -274,13 +296,15 @@ def report(result_path, doc_path, png_path, gp_path, data_dir):
       f"(`smtp-source -s {meta['sessions']} -m {meta['messages']} -l {meta['size']}`), after a warm-up round of "
       f"{meta['warmup']} each; store of {meta['patterns']:,} block patterns and {meta['rules']:,} rules.")
     w("")
-    w("| configuration | msg/s, median (min–max) | rounds | ÷ minimal milter | ÷ no milter | CPU of the milter process |")
+    w("| configuration | msg/s, median (min–max) | rounds, in order | ÷ minimal milter | ÷ no milter "
+      "| milter CPU per message, median (min–max) |")
     w("|---|---:|---|---:|---:|---:|")
     for c in configs:
         v = res["rates"][c]
-        cpu = meta.get("milter_cpu", {}).get(c)
+        cv = cpu_ms.get(c) or []
+        cpu = f"{statistics.median(cv):.2f} ms ({min(cv):.2f}–{max(cv):.2f})" if cv and c != "none" else "—"
         w(f"| {LABELS.get(c, c)} | **{med[c]:.0f}** ({min(v):.0f}–{max(v):.0f}) | {', '.join(f'{x:.0f}' for x in v)} "
-          f"| {fr(ratio(c, 'minimal'))} | {fr(ratio(c, 'none'))} | {cpu if cpu else '—'} |")
+          f"| {fr(ratio(c, 'minimal'))} | {fr(ratio(c, 'none'))} | {cpu} |")
     w("")
     w(f"Latency, one session, {meta['latency_messages']} messages per configuration interleaved one by one, "
       "from connect to the `250` after the final dot:")
@@ -303,6 +327,10 @@ def report(result_path, doc_path, png_path, gp_path, data_dir):
           f"({med['sesame']:.0f} vs {med['minimal']:.0f} msg/s) | {v(t1)} |")
         w(f"| sesame-milter ahead of OpenDKIM | {med['sesame']:.0f} vs {med['opendkim']:.0f} msg/s "
           f"({fr(ratio('sesame', 'opendkim'))}) | {v(t2)} |")
+        if all(c in cmed for c in ("sesame", "minimal", "opendkim")):
+            w(f"| (not a target: milter CPU per message, medians) | sesame-milter {cmed['sesame']:.2f} ms, "
+              f"minimal {cmed['minimal']:.2f} ms ({cmed['sesame'] - cmed['minimal']:+.2f}), OpenDKIM "
+              f"{cmed['opendkim']:.2f} ms ({cmed['sesame'] - cmed['opendkim']:+.2f}) | |")
         w("")
     w(f"![Throughput and latency per configuration]({os.path.relpath(png_path, os.path.dirname(doc_path))})")
     w("")
@@ -310,7 +338,8 @@ def report(result_path, doc_path, png_path, gp_path, data_dir):
     w(f"* Machine: {meta['nproc']} CPUs, {meta['cpu']}, Linux {meta['kernel']}; load average "
       f"{', '.join(meta['load_before'])} before the run, {', '.join(meta['load_after'])} after")
     w(f"* Postfix {meta['postfix']}, libmilter {meta['libmilter']}, {meta['opendkim']}; "
-      f"sesame-milter Release build, commit {meta['commit']} plus the working tree")
+      f"sesame-milter Release build, commit {meta['commit']}"
+      + (f" with uncommitted changes to {meta['tree']}" if meta.get("tree") else " (no uncommitted change to milter/ or policy/)"))
     block = "\n".join(out) + "\n"
 
     # gnuplot: throughput medians with min-max bars and every round, latency.
@@ -381,24 +410,41 @@ done
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
     cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSESAME_TESTS=OFF >/dev/null || die "cmake failed"
 fi
+export COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# Uncommitted changes to what the milters are built from, as built.
+export TREE=$(git status --porcelain -- milter policy bench/minimal_milter.c 2>/dev/null | awk '{print $2}' | paste -sd' ')
 cmake --build "$BUILD" --target minimal_milter sesame-milter sesame >/dev/null || die "build failed"
 SESAME=$root/$BUILD/policy/cli/sesame
 SESAME_MILTER=$root/$BUILD/milter/sesame-milter
 MINIMAL=$root/$BUILD/bench/minimal_milter
 mkdir -p "$out"
-echo "bench/milter_e2e.sh (ROUNDS=$ROUNDS MESSAGES=$MESSAGES SESSIONS=$SESSIONS SIZE=$SIZE WARMUP=$WARMUP" \
-    "LATENCY=$LATENCY PATTERNS=$PATTERNS RULES=$RULES CONFIGS=\"$CONFIGS\")" >"$json.cmd"
+echo "ROUNDS=$ROUNDS MESSAGES=$MESSAGES SESSIONS=$SESSIONS SIZE=$SIZE WARMUP=$WARMUP LATENCY=$LATENCY" \
+    "PATTERNS=$PATTERNS RULES=$RULES CONFIGS=\"$CONFIGS\"${SESAME_MILTER_ALT:+ SESAME_MILTER_ALT=$SESAME_MILTER_ALT}" \
+    "bench/milter_e2e.sh" >"$json.cmd"
 
 # --- the scratch folder, ports, sink; lib.sh's cleanup stops what is listed
 source tests/integration/lib.sh
 E2E=$(mktemp -d "${TMPDIR:-/tmp}/sesame-bench-e2e.XXXXXX")
 chmod 755 "$E2E"
 DRIVER_PID=
-NOTICE_PID=
+# Postfix by its configuration folder, then its master by PID if it is still
+# there 10 s later. (lib.sh's e2e_cleanup runs `postfix -c $E2E/postfix
+# stop`, which is not the configuration folder, so it cannot stop it.)
+stop_postfix() {
+    local conf=$E2E/postfix/conf pid i
+    [ -f "$conf/main.cf" ] || return 0
+    pid=$(tr -dc 0-9 <"$E2E/postfix/queue/pid/master.pid" 2>/dev/null)
+    script -qec "postfix -c $conf stop" /dev/null >/dev/null 2>&1
+    for i in $(seq 1 100); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null
+}
 cleanup() {
     [ -n "$DRIVER_PID" ] && kill "$DRIVER_PID" 2>/dev/null && wait "$DRIVER_PID" 2>/dev/null
-    [ -n "$NOTICE_PID" ] && kill "$NOTICE_PID" 2>/dev/null && wait "$NOTICE_PID" 2>/dev/null
-    e2e_cleanup  # sesame-milter, postfix stop, the PIDs in E2E_PIDS, rm -rf $E2E
+    stop_postfix
+    e2e_cleanup  # sesame-milter, the PIDs in E2E_PIDS (sinks, milters), rm -rf $E2E
 }
 trap cleanup EXIT
 trap 'exit 130' INT
@@ -411,11 +457,13 @@ REMOTE_PORT=$(e2e_free_port)   # smtp-sink for anything else (nothing expected)
 MINIMAL_PORT=$(e2e_free_port)
 DKIM_PORT=$(e2e_free_port)
 NOTICE_PORT=$(e2e_free_port)
+ALT_PORT=$(e2e_free_port)
 INET_SMTP_PORT=$(e2e_free_port)   # lib.sh's listener with an inet milter: unused here
 MILTER_INET_PORT=$(e2e_free_port)
 MILTER_SOCKET=$E2E/milter/milter.sock
 MINIMAL_SOCKET=$E2E/milter/minimal.sock
 NOTICE_SOCKET=$E2E/milter/notice.sock
+ALT_SOCKET=$E2E/milter/alt.sock
 DKIM_SOCKET=$E2E/opendkim/opendkim.sock
 mkdir -p "$E2E/milter" "$E2E/opendkim"
 chgrp postfix "$E2E/milter" && chmod 750 "$E2E/milter"
@@ -446,6 +494,7 @@ CONF
 }
 sesame_conf "$E2E/sesame.conf" "$MILTER_SOCKET" info
 sesame_conf "$E2E/sesame-notice.conf" "$NOTICE_SOCKET" notice
+sesame_conf "$E2E/sesame-alt.conf" "$ALT_SOCKET" info
 head -c 24 /dev/urandom | base64 >"$E2E/srs.secret"
 chmod 600 "$E2E/srs.secret"
 export SESAME_CONFIG=$E2E/sesame.conf
@@ -478,9 +527,10 @@ cat >>"$E2E/postfix/conf/master.cf" <<CF
 127.0.0.1:$MINIMAL_PORT inet n - n - - smtpd -o smtpd_milters=unix:$MINIMAL_SOCKET
 127.0.0.1:$DKIM_PORT inet n - n - - smtpd -o smtpd_milters=unix:$DKIM_SOCKET
 127.0.0.1:$NOTICE_PORT inet n - n - - smtpd -o smtpd_milters=unix:$NOTICE_SOCKET
+127.0.0.1:$ALT_PORT inet n - n - - smtpd -o smtpd_milters=unix:$ALT_SOCKET
 CF
 script -qec "postfix -c $E2E_POSTFIX_CONF reload" /dev/null >/dev/null || die "postfix reload failed"
-for p in $MINIMAL_PORT $DKIM_PORT $NOTICE_PORT; do e2e_wait_port "$p" || die "port $p"; done
+for p in $MINIMAL_PORT $DKIM_PORT $NOTICE_PORT $ALT_PORT; do e2e_wait_port "$p" || die "port $p"; done
 
 # --- the milters
 wait_socket() { # PATH PID NAME
@@ -495,7 +545,15 @@ wait_socket() { # PATH PID NAME
 e2e_start_milter || die "sesame-milter did not start"
 "$SESAME_MILTER" --config "$E2E/sesame-notice.conf" 2>>"$E2E/sesame-notice.log" &
 NOTICE_PID=$!
+E2E_PIDS+=($NOTICE_PID)
 wait_socket "$NOTICE_SOCKET" "$NOTICE_PID" sesame-notice
+ALT_PID=
+if [ -n "${SESAME_MILTER_ALT:-}" ]; then
+    "$SESAME_MILTER_ALT" --config "$E2E/sesame-alt.conf" 2>>"$E2E/sesame-alt.log" &
+    ALT_PID=$!
+    E2E_PIDS+=($ALT_PID)
+    wait_socket "$ALT_SOCKET" "$ALT_PID" sesame-alt
+fi
 "$MINIMAL" "unix:$MINIMAL_SOCKET" 2>>"$E2E/minimal.log" &
 MINIMAL_PID=$!
 E2E_PIDS+=($MINIMAL_PID)
@@ -523,10 +581,11 @@ wait_socket "$DKIM_SOCKET" "$DKIM_PID" opendkim
 declare -A PORT=([none]=$REINJECT_PORT [minimal]=$MINIMAL_PORT [opendkim]=$DKIM_PORT [sesame]=$SMTP_PORT
     [sesame-notice]=$NOTICE_PORT)
 declare -A PID=([minimal]=$MINIMAL_PID [opendkim]=$DKIM_PID [sesame]=$E2E_MILTER_PID [sesame-notice]=$NOTICE_PID)
+if [ -n "$ALT_PID" ]; then PORT[sesame-alt]=$ALT_PORT; PID[sesame-alt]=$ALT_PID; fi
 ports=()
 for c in $CONFIGS; do
-    [ -n "${PORT[$c]:-}" ] || die "unknown configuration $c (none minimal opendkim sesame sesame-notice)"
-    ports+=("[\"$c\", ${PORT[$c]}]")
+    [ -n "${PORT[$c]:-}" ] || die "unknown configuration $c (none minimal opendkim sesame sesame-notice; sesame-alt with SESAME_MILTER_ALT)"
+    ports+=("[\"$c\", ${PORT[$c]}, ${PID[$c]:-0}]")
 done
 CONFIG_PORTS="[$(IFS=,; echo "${ports[*]}")]"
 
@@ -543,38 +602,18 @@ if [[ " $CONFIGS " == *" sesame "* ]]; then
     grep -q "verdict=deliver" "$E2E/milter.log" || die "sesame-milter logged no decision: $(tail -5 "$E2E/milter.log")"
 fi
 
-# --- the rounds and the latency, then the milters' CPU time
-cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; } # utime+stime, clock ticks
-declare -A CPU0
-for c in "${!PID[@]}"; do CPU0[$c]=$(cpu_of "${PID[$c]}"); done
+# --- the rounds and the latency
 export SENDER RECIPIENT ROUNDS MESSAGES SESSIONS SIZE WARMUP LATENCY PATTERNS RULES CONFIG_PORTS
 export SINK_COUNTS=$E2E/sink.counts
 export CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 export POSTFIX_VERSION=$(postconf -d -h mail_version 2>/dev/null)
 export OPENDKIM_VERSION=$(/usr/sbin/opendkim -V 2>/dev/null | head -1 | sed 's/^opendkim: //')
 export LIBMILTER_VERSION=$(pkg-config --modversion milter 2>/dev/null)
-export COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 py drive "$json" &
 DRIVER_PID=$!
 wait "$DRIVER_PID" || die "the run failed"
 DRIVER_PID=
-# CPU seconds each milter process used over the whole measured run (rounds,
-# warm-up and latency), per 1,000 messages it saw.
-hz=$(getconf CLK_TCK)
-total=$((WARMUP + ROUNDS * MESSAGES + LATENCY + 1)) # +1: the latency run's first connection
-cpu_json=""
-for c in "${!PID[@]}"; do
-    t1=$(cpu_of "${PID[$c]}")
-    [ -n "$t1" ] && [ -n "${CPU0[$c]}" ] || continue
-    ms=$(python3 -c "print(f'{($t1 - ${CPU0[$c]}) * 1000 / $hz / $total * 1000:.0f} ms per 1,000 msgs')")
-    [[ " $CONFIGS " == *" $c "* ]] || continue
-    cpu_json+="${cpu_json:+,}\"$c\": \"$ms\""
-done
-python3 - "$json" "{$cpu_json}" <<'EOF'
-import json, sys
-r = json.load(open(sys.argv[1])); r["meta"]["milter_cpu"] = json.loads(sys.argv[2]); json.dump(r, open(sys.argv[1], "w"), indent=1)
-EOF
 [ -s "$E2E/sink.err" ] && echo "smtp-sink said: $(tail -3 "$E2E/sink.err")" >&2
 cp "$E2E/milter.log" "$out/sesame-milter.log" 2>/dev/null
 report "$json"
