@@ -40,7 +40,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 BUILD=${BUILD:-build-bench-e2e}
 ROUNDS=${ROUNDS:-7}
 MESSAGES=${MESSAGES:-3000}
@@ -410,9 +410,10 @@ done
 if [[ ! -f $BUILD/CMakeCache.txt ]]; then
     cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSESAME_TESTS=OFF >/dev/null || die "cmake failed"
 fi
-export COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 # Uncommitted changes to what the milters are built from, as built.
-export TREE=$(git status --porcelain -- milter policy bench/minimal_milter.c 2>/dev/null | awk '{print $2}' | paste -sd' ')
+TREE=$(git status --porcelain -- milter policy bench/minimal_milter.c 2>/dev/null | awk '{print $2}' | paste -sd' ')
+export COMMIT TREE
 cmake --build "$BUILD" --target minimal_milter sesame-milter sesame >/dev/null || die "build failed"
 SESAME=$root/$BUILD/policy/cli/sesame
 SESAME_MILTER=$root/$BUILD/milter/sesame-milter
@@ -431,11 +432,11 @@ DRIVER_PID=
 # there 10 s later. (lib.sh's e2e_cleanup runs `postfix -c $E2E/postfix
 # stop`, which is not the configuration folder, so it cannot stop it.)
 stop_postfix() {
-    local conf=$E2E/postfix/conf pid i
+    local conf=$E2E/postfix/conf pid _
     [ -f "$conf/main.cf" ] || return 0
     pid=$(tr -dc 0-9 <"$E2E/postfix/queue/pid/master.pid" 2>/dev/null)
     script -qec "postfix -c $conf stop" /dev/null >/dev/null 2>&1
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
         sleep 0.1
     done
@@ -458,8 +459,8 @@ MINIMAL_PORT=$(e2e_free_port)
 DKIM_PORT=$(e2e_free_port)
 NOTICE_PORT=$(e2e_free_port)
 ALT_PORT=$(e2e_free_port)
-INET_SMTP_PORT=$(e2e_free_port)   # lib.sh's listener with an inet milter: unused here
-MILTER_INET_PORT=$(e2e_free_port)
+# shellcheck disable=SC2034 # read by lib.sh's e2e_start_postfix (a listener with an inet milter, unused here)
+INET_SMTP_PORT=$(e2e_free_port) MILTER_INET_PORT=$(e2e_free_port)
 MILTER_SOCKET=$E2E/milter/milter.sock
 MINIMAL_SOCKET=$E2E/milter/minimal.sock
 NOTICE_SOCKET=$E2E/milter/notice.sock
@@ -534,8 +535,8 @@ for p in $MINIMAL_PORT $DKIM_PORT $NOTICE_PORT $ALT_PORT; do e2e_wait_port "$p" 
 
 # --- the milters
 wait_socket() { # PATH PID NAME
-    local i
-    for i in $(seq 1 200); do
+    local _
+    for _ in $(seq 1 200); do
         [ -S "$1" ] && return 0
         kill -0 "$2" 2>/dev/null || die "$3 died: $(tail -5 "$E2E/$3.log")"
         sleep 0.05
@@ -545,18 +546,18 @@ wait_socket() { # PATH PID NAME
 e2e_start_milter || die "sesame-milter did not start"
 "$SESAME_MILTER" --config "$E2E/sesame-notice.conf" 2>>"$E2E/sesame-notice.log" &
 NOTICE_PID=$!
-E2E_PIDS+=($NOTICE_PID)
+E2E_PIDS+=("$NOTICE_PID")
 wait_socket "$NOTICE_SOCKET" "$NOTICE_PID" sesame-notice
 ALT_PID=
 if [ -n "${SESAME_MILTER_ALT:-}" ]; then
     "$SESAME_MILTER_ALT" --config "$E2E/sesame-alt.conf" 2>>"$E2E/sesame-alt.log" &
     ALT_PID=$!
-    E2E_PIDS+=($ALT_PID)
+    E2E_PIDS+=("$ALT_PID")
     wait_socket "$ALT_SOCKET" "$ALT_PID" sesame-alt
 fi
 "$MINIMAL" "unix:$MINIMAL_SOCKET" 2>>"$E2E/minimal.log" &
 MINIMAL_PID=$!
-E2E_PIDS+=($MINIMAL_PID)
+E2E_PIDS+=("$MINIMAL_PID")
 wait_socket "$MINIMAL_SOCKET" "$MINIMAL_PID" minimal
 # OpenDKIM, verify only. InternalHosts is set away from 127.0.0.1 (its
 # default), or mail from smtp-source would count as internal (to be signed)
@@ -575,7 +576,7 @@ DNSTimeout              5
 CONF
 /usr/sbin/opendkim -f -x "$E2E/opendkim.conf" 2>>"$E2E/opendkim.log" &
 DKIM_PID=$!
-E2E_PIDS+=($DKIM_PID)
+E2E_PIDS+=("$DKIM_PID")
 wait_socket "$DKIM_SOCKET" "$DKIM_PID" opendkim
 
 declare -A PORT=([none]=$REINJECT_PORT [minimal]=$MINIMAL_PORT [opendkim]=$DKIM_PORT [sesame]=$SMTP_PORT
@@ -595,7 +596,7 @@ for c in $CONFIGS; do
         die "$c: smtp-source failed"
 done
 if [[ " $CONFIGS " == *" sesame "* ]]; then
-    for i in $(seq 1 100); do
+    for _ in $(seq 1 100); do
         grep -q "verdict=deliver" "$E2E/milter.log" && break
         sleep 0.1
     done
@@ -605,10 +606,11 @@ fi
 # --- the rounds and the latency
 export SENDER RECIPIENT ROUNDS MESSAGES SESSIONS SIZE WARMUP LATENCY PATTERNS RULES CONFIG_PORTS
 export SINK_COUNTS=$E2E/sink.counts
-export CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
-export POSTFIX_VERSION=$(postconf -d -h mail_version 2>/dev/null)
-export OPENDKIM_VERSION=$(/usr/sbin/opendkim -V 2>/dev/null | head -1 | sed 's/^opendkim: //')
-export LIBMILTER_VERSION=$(pkg-config --modversion milter 2>/dev/null)
+CPU=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+POSTFIX_VERSION=$(postconf -d -h mail_version 2>/dev/null)
+OPENDKIM_VERSION=$(/usr/sbin/opendkim -V 2>/dev/null | head -1 | sed 's/^opendkim: //')
+LIBMILTER_VERSION=$(pkg-config --modversion milter 2>/dev/null)
+export CPU POSTFIX_VERSION OPENDKIM_VERSION LIBMILTER_VERSION
 echo "load average before the run: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 py drive "$json" &
 DRIVER_PID=$!

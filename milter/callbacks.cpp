@@ -231,22 +231,19 @@ void decide(Message& m)
         if (std::none_of(m.srs_bounces.begin(), m.srs_bounces.end(), [&](auto& b) { return b.first == r; }))
             m.policy_rcpts.push_back(r);
     engine::Envelope env{m.sender, m.policy_rcpts, m.authenticated};
-    // The reply state is only needed for auto-replies: if the store cannot
-    // be opened, the engine skips the replies (and says why), the mail flows.
-    struct Unavailable : engine::ReplyHistory {
-        std::string why;
-        std::optional<engine::Time> last_reply(std::string_view, std::string_view) const override
+    // The reply state is only needed for auto-replies: the store is opened
+    // on the first question (libmilter's threads come and go with the
+    // connections, so an eager open would cost every message). If it cannot
+    // be opened, the engine skips the reply and says why; the mail flows.
+    struct Lazy : engine::ReplyHistory {
+        Runtime& rt;
+        explicit Lazy(Runtime& r) : rt(r) {}
+        std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
         {
-            throw std::runtime_error(why);
+            return rt.reply_store().last_reply(mailbox, sender);
         }
-    } unavailable;
-    const engine::ReplyHistory* history = &unavailable;
-    try {
-        history = &rt.reply_store();
-    } catch (const std::exception& e) {
-        unavailable.why = e.what();
-    }
-    m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), history);
+    } history(rt);
+    m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), &history);
     for (const auto& r : m.decision->recipients)
         for (const auto& f : r.forwards)
             m.needs_body = m.needs_body || f.mode == engine::ForwardMode::resend || f.route == engine::Route::external;
@@ -433,7 +430,7 @@ sfsistat on_negotiate(SMFICTX*, unsigned long f0, unsigned long f1, unsigned lon
                       unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) noexcept
 {
     *pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_ADDRCPT | SMFIF_DELRCPT);
-    *pf1 = f1 & SMFIP_HDR_LEADSPC;  // header values with their leading blank
+    *pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_SKIP);  // leading blanks kept; we may skip bodies
     g_skip_offered = (f1 & SMFIP_SKIP) != 0;
     *pf2 = 0;
     *pf3 = 0;

@@ -32,7 +32,7 @@ E2E_PIDS=()
 e2e_cleanup() {
     set +e  # clean up everything, whatever fails on the way
     [ -n "${E2E_MILTER_PID:-}" ] && e2e_stop_milter
-    [ -d "${E2E:-}/postfix" ] && script -qec "postfix -c $E2E/postfix stop" /dev/null >/dev/null 2>&1
+    [ -n "${E2E_POSTFIX_CONF:-}" ] && script -qec "postfix -c $E2E_POSTFIX_CONF stop" /dev/null >/dev/null 2>&1
     local p
     for p in "${E2E_PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${E2E_PIDS[@]}"; do wait "$p" 2>/dev/null; done
