@@ -23,21 +23,11 @@ std::string local_hostname()
 
 }  // namespace
 
-engine::PolicySettings policy_settings(const config::Config& c)
-{
-    engine::PolicySettings s;
-    s.domains = c.policy_domains;
-    s.recipient_delimiter = c.recipient_delimiter;
-    s.max_hops = c.max_hops;
-    s.marker_header = c.marker_header;
-    return s;
-}
-
 Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(local_hostname())
 {
     if (config_.store_backend != "sqlite")
         throw std::runtime_error("store backend \"" + config_.store_backend + "\" is not available in this build");
-    policy_ = std::make_unique<store::PolicySource>(config_.store_sqlite, policy_settings(config_));
+    policy_ = std::make_unique<store::PolicySource>(config_.store_sqlite, config::policy_settings(config_));
     reinject_ = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(config_.milter_reinject));
     if (!config_.srs_domain.empty()) srs_.emplace(deliver::Srs::from_file(config_.srs_domain, config_.srs_secret_file));
 }
@@ -66,7 +56,7 @@ void Runtime::reload()
     config_.marker_header = fresh.marker_header;
     config_.log_level = fresh.log_level;
     log::configure("sesame-milter", config_.log_target, config_.log_level);
-    policy_->set_settings(policy_settings(config_));
+    policy_->set_settings(config::policy_settings(config_));
     policy_->refresh(/*force=*/true);
     log::line(log::Level::notice, "reload: configuration " + config_.source + " re-read");
 }

@@ -59,8 +59,6 @@ class Runtime {
     Counters counters_;
 };
 
-engine::PolicySettings policy_settings(const config::Config& c);
-
 // The process's Runtime; main() installs it before smfi_main().
 Runtime& runtime();
 void set_runtime(Runtime* r);

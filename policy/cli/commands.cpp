@@ -109,16 +109,6 @@ Time parse_time(const std::string& text, bool end_of_day, const char* what)
     return static_cast<Time>(t);
 }
 
-engine::PolicySettings settings_of(const config::Config& c)
-{
-    engine::PolicySettings s;
-    s.domains = c.policy_domains;
-    s.recipient_delimiter = c.recipient_delimiter;
-    s.max_hops = c.max_hops;
-    s.marker_header = c.marker_header;
-    return s;
-}
-
 // Everything a subcommand needs, built lazily so that validation comes first.
 class Context {
   public:
@@ -207,7 +197,7 @@ int policy_test(Context& ctx, const std::string& from, const std::vector<std::st
     mime::mime_init();
     engine::MessageInfo msg = mime::read_message(raw, cfg.marker_header);
     store::SqliteStore& st = ctx.store(/*read_only=*/true);
-    auto snapshot = engine::Snapshot::build(st.load_rules(), settings_of(cfg));
+    auto snapshot = engine::Snapshot::build(st.load_rules(), config::policy_settings(cfg));
     engine::Decision d = engine::evaluate(*snapshot, env, msg, now, &st);
     ctx.out << (json ? render_json(d) : render_text(d));
     return kOk;

@@ -998,4 +998,14 @@ std::string config_reference_markdown()
     return md.str();
 }
 
+engine::PolicySettings policy_settings(const Config& c)
+{
+    engine::PolicySettings s;
+    s.domains = c.policy_domains;
+    s.recipient_delimiter = c.recipient_delimiter;
+    s.max_hops = c.max_hops;
+    s.marker_header = c.marker_header;
+    return s;
+}
+
 }  // namespace sesame::config

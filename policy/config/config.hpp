@@ -16,6 +16,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/engine/snapshot.hpp"
+
 namespace sesame::config {
 
 struct IngestQueue {
@@ -83,6 +85,9 @@ Config load_config(const std::string& path, bool required = true);
 
 // Parses TEXT as if read from a file named NAME.
 Config parse_config(const std::string& text, const std::string& name);
+
+// The [policy] keys, as the engine takes them.
+engine::PolicySettings policy_settings(const Config& c);
 
 // docs/config.md, rendered from the key table.
 std::string config_reference_markdown();

@@ -17,6 +17,7 @@
 // application/octet-stream in base64 instead: still every byte, still a
 // valid outer message.
 #include "policy/mime/compose.hpp"
+#include "policy/mime/text.hpp"
 
 #include <gmime/gmime.h>
 
@@ -97,20 +98,7 @@ std::string valid_utf8(std::string_view s)
 // characters one space, the ends trimmed.
 std::string clean_line(std::string_view s)
 {
-    std::string valid = valid_utf8(s);
-    std::string out;
-    out.reserve(valid.size());
-    bool pending = false;
-    for (char c : valid) {
-        if (c == ' ' || is_control(static_cast<unsigned char>(c))) {
-            pending = !out.empty();
-            continue;
-        }
-        if (pending) out += ' ';
-        pending = false;
-        out += c;
-    }
-    return out;
+    return collapse_blanks(valid_utf8(s));
 }
 
 // A body text: valid UTF-8 with LF line ends (gmime writes them as CRLF),

@@ -15,6 +15,7 @@
 // top-level comma once kSliceSoft bytes are reached, and a slice with more
 // than kMaxColons colons loses them (group syntax nests by recursion).
 #include "policy/mime/message_reader.hpp"
+#include "policy/mime/text.hpp"
 
 #include <gmime/gmime.h>
 
@@ -67,25 +68,6 @@ std::string unfold(const char* raw)
     return out;
 }
 
-// Every run of white space or control characters becomes one space; the
-// ends are trimmed.
-std::string collapse(std::string_view s)
-{
-    std::string out;
-    out.reserve(s.size());
-    bool pending = false;
-    for (char c : s) {
-        if (is_blank_or_control(static_cast<unsigned char>(c))) {
-            pending = !out.empty();
-            continue;
-        }
-        if (pending) out += ' ';
-        pending = false;
-        out += c;
-    }
-    return out;
-}
-
 // RFC 5322 comments removed: nested, backslash escapes honoured, quoted
 // strings left alone. An unclosed comment runs to the end.
 std::string strip_comments(std::string_view s)
@@ -129,7 +111,7 @@ std::string keyword(const char* raw)
 {
     std::string s = strip_comments(unfold(raw));
     s.resize(std::min(s.size(), s.find(';')));
-    s = collapse(s);
+    s = collapse_blanks(s);
     std::transform(s.begin(), s.end(), s.begin(), lower);
     return s;
 }
@@ -137,7 +119,7 @@ std::string keyword(const char* raw)
 // Delivered-To, X-Original-To: the address, trimmed, angle brackets gone.
 std::string delivered_address(const char* raw)
 {
-    std::string s = collapse(strip_comments(unfold(raw)));
+    std::string s = collapse_blanks(strip_comments(unfold(raw)));
     std::size_t lt = s.find('<');
     std::size_t gt = lt == std::string::npos ? std::string::npos : s.find('>', lt + 1);
     std::string_view v = s;
@@ -154,7 +136,7 @@ std::string delivered_address(const char* raw)
 // angle brackets; an id with blanks inside is refused.
 std::string message_id(const char* raw)
 {
-    std::string s = collapse(strip_comments(unfold(raw)));
+    std::string s = collapse_blanks(strip_comments(unfold(raw)));
     std::size_t gt = s.find('>');
     std::size_t lt = gt == std::string::npos ? s.find('<') : s.rfind('<', gt);
     std::string_view id = s;
@@ -178,9 +160,9 @@ std::string subject(const char* raw)
 {
     std::string text = unfold(raw);
     GCharPtr decoded(g_mime_utils_header_decode_text(nullptr, text.c_str()));
-    if (decoded == nullptr) return collapse(text);
+    if (decoded == nullptr) return collapse_blanks(text);
     if (!g_utf8_validate(decoded.get(), -1, nullptr)) decoded.reset(g_utf8_make_valid(decoded.get(), -1));
-    return collapse(decoded.get());
+    return collapse_blanks(decoded.get());
 }
 
 // A mailbox address we keep: present, and no control character or white
@@ -396,9 +378,9 @@ engine::MessageInfo read_message(std::string_view raw, const std::string& marker
         } else if (iequals(name, "Message-ID")) {
             if (!std::exchange(seen_message_id, true)) info.message_id = message_id(raw_value);
         } else if (iequals(name, "References")) {
-            if (!std::exchange(seen_references, true)) info.references = collapse(unfold(raw_value));
+            if (!std::exchange(seen_references, true)) info.references = collapse_blanks(unfold(raw_value));
         } else if (iequals(name, "In-Reply-To")) {
-            if (!std::exchange(seen_in_reply_to, true)) info.in_reply_to = collapse(unfold(raw_value));
+            if (!std::exchange(seen_in_reply_to, true)) info.in_reply_to = collapse_blanks(unfold(raw_value));
         } else if (iequals(name, "Auto-Submitted")) {
             note_auto_submitted(info.auto_submitted, keyword(raw_value));
         } else if (iequals(name, "Precedence")) {
