@@ -20,10 +20,10 @@
 #include <vector>
 
 #include "milter/runtime.hpp"
+#include "policy/act/act.hpp"
 #include "policy/engine/address.hpp"
 #include "policy/engine/evaluate.hpp"
 #include "policy/log/log.hpp"
-#include "policy/mime/compose.hpp"
 #include "policy/mime/message_reader.hpp"
 
 namespace sesame::milter {
@@ -244,9 +244,7 @@ void decide(Message& m)
         }
     } history(rt);
     m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), &history);
-    for (const auto& r : m.decision->recipients)
-        for (const auto& f : r.forwards)
-            m.needs_body = m.needs_body || f.mode == engine::ForwardMode::resend || f.route == engine::Route::external;
+    m.needs_body = act::needs_body(m.decision->recipients);
 }
 
 sfsistat on_eoh(SMFICTX* ctx) noexcept
@@ -280,65 +278,34 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) noexcept
     });
 }
 
-// True if every recipient of RES was accepted; else WHY says who was not.
-bool all_accepted(const deliver::SendResult& res, std::string_view what, std::string* why)
-{
-    if (res.outcome != deliver::Outcome::ok) {
-        *why = std::string(what) + ": " + res.reply;
-        return false;
-    }
-    for (const auto& r : res.recipients)
-        if (r.outcome != deliver::Outcome::ok) {
-            *why = std::string(what) + " to " + r.address + ": " + r.reply;
-            return false;
-        }
-    return true;
-}
-
-// Hands the forwards of decision D to Postfix; false (and WHY) if one failed.
-bool hand_on_forwards(const Message& m, const engine::Decision& d, const std::string& raw, std::string* why)
+act::ActContext act_context(const Message& m)
 {
     Runtime& rt = runtime();
-    const auto& settings = m.snapshot->settings();
-    std::vector<std::string> redirect;  // external redirect targets, one copy for all
-    for (const auto& r : d.recipients) {
-        for (const auto& f : r.forwards) {
-            if (f.mode == engine::ForwardMode::resend) {
-                mime::ComposeContext cc{settings.marker_header, rt.hostname(), now()};
-                std::string msg = mime::build_resend(raw, r.address, m.sender, f.to, cc);
-                if (!all_accepted(rt.reinject().send(r.address, f.to, msg), "resend forward for " + r.address, why))
-                    return false;
-            } else if (f.route == engine::Route::external) {
-                for (const auto& t : f.to)
-                    if (std::find(redirect.begin(), redirect.end(), t) == redirect.end()) redirect.push_back(t);
-            }
-        }
-    }
-    if (redirect.empty()) return true;
-    const deliver::Srs* srs = rt.srs();
-    const std::string from = srs ? srs->forward(m.sender, now()) : m.sender;
-    return all_accepted(
-        rt.reinject().send(from, redirect, mime::add_header_on_top(raw, settings.marker_header, "forwarded")),
-        "forward", why);
+    return {m.snapshot->settings().marker_header, rt.hostname(), now(), rt.srs()};
 }
 
 void send_replies(SMFICTX* ctx, const Message& m, const engine::Decision& d)
 {
     Runtime& rt = runtime();
+    act::SmtpOutbound out(rt.reinject());
+    auto due = [&](const engine::AutoReplyAction& a) {
+        return rt.reply_store().record_reply_if_due(a.rule_key, a.to, now(), a.interval_seconds);
+    };
     for (const auto& r : d.recipients) {
         if (!r.autoreply) continue;
         const auto& a = *r.autoreply;
-        try {
-            if (!rt.reply_store().record_reply_if_due(a.rule_key, a.to, now(), a.interval_seconds)) continue;
-            mime::ComposeContext cc{m.snapshot->settings().marker_header, rt.hostname(), now()};
-            auto res = rt.reinject().send("", {a.to}, mime::build_autoreply(a, cc));
-            if (res.outcome != deliver::Outcome::ok) throw std::runtime_error(res.reply);
+        std::string why;
+        switch (act::send_autoreply(out, act_context(m), a, due, &why)) {
+        case act::ReplyResult::sent:
             rt.counters().autoreplies++;
             log::line(log::Level::info, queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + ">");
-        } catch (const std::exception& e) {
+            break;
+        case act::ReplyResult::failed:
             rt.counters().autoreply_failures++;
             log::line(log::Level::warning,
-                      queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + e.what());
+                      queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + why);
+            break;
+        case act::ReplyResult::not_due: break;
         }
     }
 }
@@ -355,7 +322,8 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
         const engine::Decision& d = *m.decision;
 
         std::string why;
-        if (!hand_on_forwards(m, d, m.header + "\r\n" + m.body, &why)) {
+        act::SmtpOutbound out(rt.reinject());
+        if (!act::send_forwards(out, act_context(m), m.sender, m.header + "\r\n" + m.body, d.recipients, &why)) {
             rt.counters().forward_failures++;
             return tempfail(ctx, why);
         }

@@ -23,42 +23,12 @@
 
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
+#include "policy/daemon/daemon.hpp"
 #include "policy/log/log.hpp"
 
 namespace {
 
 using namespace sesame;
-
-struct Args {
-    std::string config;
-    bool explicit_config = false;
-    bool check_only = false;
-};
-
-Args parse_args(int argc, char** argv)
-{
-    Args a;
-    for (int i = 1; i < argc; ++i) {
-        std::string arg = argv[i];
-        if (arg == "--check-config") {
-            a.check_only = true;
-        } else if (arg == "--config" && i + 1 < argc) {
-            a.config = argv[++i];
-            a.explicit_config = true;
-        } else if (arg.rfind("--config=", 0) == 0) {
-            a.config = arg.substr(9);
-            a.explicit_config = true;
-        } else {
-            throw std::runtime_error("usage: sesame-milter [--config FILE] [--check-config]");
-        }
-    }
-    if (!a.explicit_config) {
-        a.config = config::default_config_path();
-        const char* env = std::getenv("SESAME_CONFIG");
-        a.explicit_config = env && *env;
-    }
-    return a;
-}
 
 // TCP_NODELAY on libmilter's listening socket (accepted sockets inherit it
 // on Linux). Without it, Postfix's last body chunk and end-of-message, two
@@ -80,31 +50,7 @@ void set_nodelay_on_listener()
     }
 }
 
-// Refreshes the snapshot every 250 ms, so that `sesame` edits take effect
-// within a second. A failing refresh keeps the last good snapshot.
-void watch_policy(milter::Runtime& rt, std::atomic<bool>& stop)
-{
-    std::string last_error;
-    while (!stop) {
-        try {
-            if (rt.policy().refresh()) {
-                auto s = rt.policy().current();
-                auto n = s->counts();
-                log::line(log::Level::info, "policy loaded: version " + std::to_string(s->version()) + ", " +
-                                                std::to_string(n.blocks) + " block patterns, " +
-                                                std::to_string(n.forwards) + " forwards, " + std::to_string(n.ooo) +
-                                                " out-of-office rules, " + std::to_string(n.domains) + " domains");
-            }
-            last_error.clear();
-        } catch (const std::exception& e) {
-            if (e.what() != last_error) log::line(log::Level::error, std::string("policy refresh failed: ") + e.what());
-            last_error = e.what();
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(250));
-    }
-}
-
-int run(const Args& args)
+int run(const daemon::Args& args)
 {
     config::Config cfg = config::load_config(args.config, args.explicit_config);
     if (args.check_only) {
@@ -140,7 +86,7 @@ int run(const Args& args)
     smfi_settimeout(300);
 
     std::atomic<bool> stop{false};
-    std::thread watcher(watch_policy, std::ref(rt), std::ref(stop));
+    std::thread watcher(daemon::watch_policy, std::ref(rt.policy()), std::ref(stop));
     std::atomic<int> status{0};
     std::thread milter([&] {
         status = smfi_main() == MI_SUCCESS ? 0 : 1;
@@ -184,7 +130,7 @@ int run(const Args& args)
 int main(int argc, char** argv)
 {
     try {
-        return run(parse_args(argc, argv));
+        return run(daemon::parse_args(argc, argv, "sesame-milter"));
     } catch (const std::exception& e) {
         std::cerr << "sesame-milter: " << e.what() << "\n";
         return 2;

@@ -1,11 +1,9 @@
 // runtime.cpp - building and reloading what the callbacks share.
 #include "milter/runtime.hpp"
 
-#include <unistd.h>
-
-#include <climits>
 #include <stdexcept>
 
+#include "policy/daemon/daemon.hpp"
 #include "policy/log/log.hpp"
 
 namespace sesame::milter {
@@ -14,16 +12,9 @@ namespace {
 
 Runtime* g_runtime = nullptr;
 
-std::string local_hostname()
-{
-    char buf[HOST_NAME_MAX + 1] = {};
-    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
-    return buf;
-}
-
 }  // namespace
 
-Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(local_hostname())
+Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(daemon::local_hostname())
 {
     if (config_.store_backend != "sqlite")
         throw std::runtime_error("store backend \"" + config_.store_backend + "\" is not available in this build");

@@ -423,6 +423,13 @@ const std::vector<Key>& keys()
                 "AWS's own).",
          .check = check_optional_url},
 
+        {.name = "aws.ses_endpoint",
+         .member = &Config::aws_ses_endpoint,
+         .reloadable = restart,
+         .doc = "Endpoint URL for SES alone, when it runs apart from the others (an SES "
+                "emulator); empty: `aws.endpoint`.",
+         .check = check_optional_url},
+
         {.name = "ingest.concurrency",
          .member = &Config::ingest_concurrency,
          .reloadable = restart,
@@ -437,9 +444,23 @@ const std::vector<Key>& keys()
          .check = check_delivery},
         {.name = "ingest.delete_blocked",
          .member = &Config::ingest_delete_blocked,
-         .reloadable = reload,
+         .reloadable = restart,
          .doc = "Delete the S3 object of a message blocked for every recipient (after "
                 "marking it `status=blocked`); `false` keeps it."},
+        {.name = "ingest.max_message_bytes",
+         .member = &Config::ingest_max_message_bytes,
+         .reloadable = restart,
+         .doc = "Largest S3 object sesame-ingest fetches; a larger one is left in the queue "
+                "for its dead-letter queue (SES accepts up to 40 MB).",
+         .min = 1024,
+         .max = 1073741824},
+        {.name = "ingest.retry_seconds",
+         .member = &Config::ingest_retry_seconds,
+         .reloadable = restart,
+         .doc = "First visibility timeout of a message that failed temporarily; it doubles "
+                "with each receive, up to 15 minutes.",
+         .min = 1,
+         .max = 900},
         {.name = "ingest.queue",
          .member = &Config::ingest_queues,
          .reloadable = restart,

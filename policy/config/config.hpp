@@ -57,11 +57,14 @@ struct Config {
     // [aws]
     std::string aws_region = "us-east-1";
     std::string aws_endpoint;
+    std::string aws_ses_endpoint;  // empty: aws_endpoint
     // [ingest]
     std::int64_t ingest_concurrency = 8;
     std::string ingest_deliver_to = "smtp:127.0.0.1:2525";
     std::vector<IngestQueue> ingest_queues;
     bool ingest_delete_blocked = true;  // false: keep the S3 object of blocked mail
+    std::int64_t ingest_max_message_bytes = 41943040;
+    std::int64_t ingest_retry_seconds = 30;
     // [http]
     std::string http_listen = "127.0.0.1:9187";
     // [log]

@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -54,6 +55,27 @@ CREATE TABLE reply_log (
     replied_at INTEGER NOT NULL,
     PRIMARY KEY (mailbox, sender)) WITHOUT ROWID;
 CREATE INDEX reply_log_age ON reply_log (replied_at);
+)sql",
+    // 3: sesame-ingest's per-recipient delivery state (so a notification
+    // seen twice, or retried after a crash, delivers nothing twice) and the
+    // outbound table bounce rewriting reads (the shape of the older
+    // workers' ses-outbound-messages).
+    R"sql(
+CREATE TABLE ingest_delivery (
+    ses_message_id TEXT NOT NULL,
+    recipient TEXT NOT NULL,          -- or "forward:" + recipient for its forwards
+    outcome TEXT NOT NULL,            -- delivered, blocked, refused, forwarded
+    detail TEXT NOT NULL DEFAULT '',
+    at INTEGER NOT NULL,
+    PRIMARY KEY (ses_message_id, recipient)) WITHOUT ROWID;
+CREATE INDEX ingest_delivery_age ON ingest_delivery (at);
+CREATE TABLE outbound_messages (
+    message_id TEXT PRIMARY KEY NOT NULL,     -- the MessageId SES gave it
+    original_source TEXT NOT NULL,            -- who sent it (our user)
+    destination TEXT NOT NULL DEFAULT '',     -- newline-separated recipients
+    sent_at INTEGER NOT NULL,
+    bounced_recipients TEXT NOT NULL DEFAULT '') WITHOUT ROWID;
+CREATE INDEX outbound_messages_age ON outbound_messages (sent_at);
 )sql"};
 
 std::string bump_triggers()
@@ -418,6 +440,83 @@ std::size_t SqliteStore::prune_replies(engine::Time before)
 {
     prepare("DELETE FROM reply_log WHERE replied_at < ?1").bind(1, before).step();
     return static_cast<std::size_t>(sqlite3_changes(db_.get()));
+}
+
+std::map<std::string, std::string> SqliteStore::ingest_outcomes(std::string_view ses_message_id)
+{
+    auto st = prepare("SELECT recipient, outcome FROM ingest_delivery WHERE ses_message_id = ?1");
+    st.bind(1, ses_message_id);
+    std::map<std::string, std::string> out;
+    while (st.step()) out.emplace(st.text(0), st.text(1));
+    return out;
+}
+
+void SqliteStore::record_ingest_outcomes(std::string_view ses_message_id, const std::vector<IngestOutcome>& outcomes,
+                                         engine::Time now)
+{
+    exec("BEGIN IMMEDIATE");
+    try {
+        auto st = prepare(
+            "INSERT OR REPLACE INTO ingest_delivery (ses_message_id, recipient, outcome, detail, at) "
+            "VALUES (?1, ?2, ?3, ?4, ?5)");
+        for (const auto& o : outcomes) {
+            st.bind(1, ses_message_id).bind(2, o.recipient).bind(3, o.outcome).bind(4, o.detail).bind(5, now);
+            st.step();
+            st.reset();
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+std::size_t SqliteStore::prune_ingest(engine::Time before)
+{
+    prepare("DELETE FROM ingest_delivery WHERE at < ?1").bind(1, before).step();
+    return static_cast<std::size_t>(sqlite3_changes(db_.get()));
+}
+
+void SqliteStore::record_outbound(const OutboundRecord& r)
+{
+    prepare(
+        "INSERT OR REPLACE INTO outbound_messages (message_id, original_source, destination, sent_at, "
+        "bounced_recipients) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(1, r.message_id)
+        .bind(2, r.original_source)
+        .bind(3, join_lines(r.destination))
+        .bind(4, r.sent_at)
+        .bind(5, join_lines(r.bounced_recipients))
+        .step();
+}
+
+std::optional<OutboundRecord> SqliteStore::outbound(std::string_view message_id)
+{
+    auto st = prepare(
+        "SELECT message_id, original_source, destination, sent_at, bounced_recipients FROM outbound_messages "
+        "WHERE message_id = ?1");
+    st.bind(1, message_id);
+    if (!st.step()) return std::nullopt;
+    return OutboundRecord{st.text(0), st.text(1), split_lines(st.text(2)), st.integer(3), split_lines(st.text(4))};
+}
+
+void SqliteStore::add_bounced(std::string_view message_id, const std::vector<std::string>& recipients)
+{
+    exec("BEGIN IMMEDIATE");
+    try {
+        auto rec = outbound(message_id);
+        if (rec) {
+            for (const auto& r : recipients)
+                if (std::find(rec->bounced_recipients.begin(), rec->bounced_recipients.end(), r) ==
+                    rec->bounced_recipients.end())
+                    rec->bounced_recipients.push_back(r);
+            record_outbound(*rec);
+        }
+        exec("COMMIT");
+    } catch (...) {
+        sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
 }
 
 }  // namespace sesame::store

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -38,10 +39,26 @@ struct SqliteCloser {
 };
 using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
 
+// One final outcome of sesame-ingest for one recipient of an SES message.
+struct IngestOutcome {
+    std::string recipient;  // or "forward:" + recipient for that recipient's forwards
+    std::string outcome;    // "delivered", "blocked", "refused", "forwarded"
+    std::string detail;     // the SMTP reply or rule, one line
+};
+
+// A message Sesame sent through SES (the older workers' ses-outbound-messages).
+struct OutboundRecord {
+    std::string message_id;               // SES's MessageId
+    std::string original_source;          // our user, who should hear of bounces
+    std::vector<std::string> destination;
+    engine::Time sent_at = 0;
+    std::vector<std::string> bounced_recipients;
+};
+
 class SqliteStore : public engine::ReplyHistory {
   public:
     // The schema version this build writes.
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     struct InitResult {
         int from_version;
@@ -91,6 +108,21 @@ class SqliteStore : public engine::ReplyHistory {
                              engine::Time interval);
     // Forgets replies recorded before BEFORE; returns how many.
     std::size_t prune_replies(engine::Time before);
+
+    // sesame-ingest's final outcomes per recipient of one SES message
+    // (recipient -> outcome); temporary failures are never recorded.
+    std::map<std::string, std::string> ingest_outcomes(std::string_view ses_message_id);
+    // Records OUTCOMES in one transaction (a later record replaces one).
+    void record_ingest_outcomes(std::string_view ses_message_id, const std::vector<IngestOutcome>& outcomes,
+                                engine::Time now);
+    // Forgets delivery state recorded before BEFORE; returns how many rows.
+    std::size_t prune_ingest(engine::Time before);
+
+    // Mail sent through SES, for bounce rewriting.
+    void record_outbound(const OutboundRecord& record);
+    std::optional<OutboundRecord> outbound(std::string_view message_id);
+    // Adds RECIPIENTS to the bounced list of MESSAGE_ID (no-op when unknown).
+    void add_bounced(std::string_view message_id, const std::vector<std::string>& recipients);
 
   private:
     SqliteStore() = default;

@@ -62,6 +62,9 @@ TEST(ConfigParse, DefaultsAreThoseOfTheDesign)
     EXPECT_EQ(c.ingest_deliver_to, "smtp:127.0.0.1:2525");
     EXPECT_TRUE(c.ingest_queues.empty());
     EXPECT_TRUE(c.ingest_delete_blocked);
+    EXPECT_EQ(c.ingest_max_message_bytes, 41943040);
+    EXPECT_EQ(c.ingest_retry_seconds, 30);
+    EXPECT_EQ(c.aws_ses_endpoint, "");
     EXPECT_EQ(c.http_listen, "127.0.0.1:9187");
     EXPECT_EQ(c.log_level, "info");
     EXPECT_EQ(c.log_target, "syslog");
@@ -118,6 +121,11 @@ const std::vector<KeyCase>& key_cases()
          [](Config& c) { c.ingest_deliver_to = "lmtp:[::1]:24"; }},
         {"ingest.delete_blocked", "[ingest]\ndelete_blocked = false\n",
          [](Config& c) { c.ingest_delete_blocked = false; }},
+        {"ingest.max_message_bytes", "[ingest]\nmax_message_bytes = 1048576\n",
+         [](Config& c) { c.ingest_max_message_bytes = 1048576; }},
+        {"ingest.retry_seconds", "[ingest]\nretry_seconds = 1\n", [](Config& c) { c.ingest_retry_seconds = 1; }},
+        {"aws.ses_endpoint", "[aws]\nses_endpoint = \"http://127.0.0.1:8005\"\n",
+         [](Config& c) { c.aws_ses_endpoint = "http://127.0.0.1:8005"; }},
         {"ingest.queue",
          "[[ingest.queue]]\ndomain = \"A.example\"\nurl = \"http://127.0.0.1:3001/q/a\"\n"
          "[[ingest.queue]]\nurl = \"https://sqs.eu-west-1.amazonaws.com/1/b\"\n"

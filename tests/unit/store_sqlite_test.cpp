@@ -220,12 +220,13 @@ TEST_F(Store, InitCreatesAWalFileAtTheCurrentVersion)
     auto r = SqliteStore::init(path_);
     EXPECT_EQ(r.from_version, 0);
     EXPECT_EQ(r.to_version, SqliteStore::kSchemaVersion);
-    EXPECT_EQ(SqliteStore::kSchemaVersion, 2);
-    EXPECT_EQ(schema_version_of(path_), 2);
+    EXPECT_EQ(SqliteStore::kSchemaVersion, 3);
+    EXPECT_EQ(schema_version_of(path_), 3);
     Raw raw(path_);
     EXPECT_EQ(raw.value("PRAGMA journal_mode"), "wal");
-    EXPECT_EQ(raw.value("PRAGMA user_version"), "2");
-    for (const char* table : {"domains", "blocks", "forwards", "ooo", "policy_version", "reply_log"})
+    EXPECT_EQ(raw.value("PRAGMA user_version"), "3");
+    for (const char* table : {"domains", "blocks", "forwards", "ooo", "policy_version", "reply_log",
+                              "ingest_delivery", "outbound_messages"})
         EXPECT_EQ(raw.value(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + table + "'"),
                   table)
             << "table " << table << " missing";
@@ -247,8 +248,8 @@ TEST_F(Store, InitIsIdempotent)
     const std::uint64_t before = SqliteStore(path_).policy_version();
     for (int i = 0; i < 2; ++i) {
         auto r = SqliteStore::init(path_);
-        EXPECT_EQ(r.from_version, 2) << "init #" << i + 2;
-        EXPECT_EQ(r.to_version, 2) << "init #" << i + 2;
+        EXPECT_EQ(r.from_version, 3) << "init #" << i + 2;
+        EXPECT_EQ(r.to_version, 3) << "init #" << i + 2;
     }
     SqliteStore s(path_);
     EXPECT_EQ(s.domains(), std::vector<std::string>{"example.com"});
@@ -273,8 +274,8 @@ TEST_F(Store, UpgradesAVersion1File)
 
     auto r = SqliteStore::init(path_);
     EXPECT_EQ(r.from_version, 1);
-    EXPECT_EQ(r.to_version, 2);
-    EXPECT_EQ(schema_version_of(path_), 2);
+    EXPECT_EQ(r.to_version, 3);
+    EXPECT_EQ(schema_version_of(path_), 3);
 
     SqliteStore s(path_);
     EXPECT_EQ(show(s.blocks()), "[@example.com *@spam.com]") << "the version-1 row must survive the upgrade";
@@ -297,17 +298,17 @@ TEST_F(Store, RefusesANewerFile)
         SqliteStore s(path_);
         s.add_block("@example.com", "*@spam.com");
     }
-    Raw(path_).exec("PRAGMA user_version = 3");
+    Raw(path_).exec("PRAGMA user_version = 4");
 
     std::string err = error_of([&] { SqliteStore::init(path_); });
-    EXPECT_TRUE(has(err, path_) && has(err, "schema version 3") && has(err, "newer")) << "init: got: " << err;
+    EXPECT_TRUE(has(err, path_) && has(err, "schema version 4") && has(err, "newer")) << "init: got: " << err;
     err = error_of([&] { SqliteStore s(path_); });
-    EXPECT_TRUE(has(err, path_) && has(err, "schema version 3") && has(err, "newer")) << "constructor: got: " << err;
+    EXPECT_TRUE(has(err, path_) && has(err, "schema version 4") && has(err, "newer")) << "constructor: got: " << err;
     err = error_of([&] { SqliteStore s(path_, /*read_only=*/true); });
     EXPECT_TRUE(has(err, "newer")) << "read-only constructor: got: " << err;
     // Refusing leaves the file alone.
     Raw raw(path_);
-    EXPECT_EQ(raw.value("PRAGMA user_version"), "3");
+    EXPECT_EQ(raw.value("PRAGMA user_version"), "4");
     EXPECT_EQ(raw.value("SELECT pattern FROM blocks"), "*@spam.com");
 }
 
@@ -786,6 +787,50 @@ TEST_F(Store, PolicySourceLoadsAStoreFileReplacedByANewOne)
     ASSERT_NE(source.current(), nullptr);
     EXPECT_TRUE(blocks(*source.current(), "x@evil.org", "user@example.com")) << "the new file's rule must be in force";
     EXPECT_FALSE(blocks(*source.current(), "bob@spam.com", "user@example.com")) << "the old file's rule must be gone";
+}
+
+// --- sesame-ingest state -------------------------------------------------------
+
+TEST_F(Store, IngestOutcomesAreRecordedPerSesMessageAndSurviveReopening)
+{
+    {
+        SqliteStore s = fresh();
+        EXPECT_TRUE(s.ingest_outcomes("ses-1").empty());
+        s.record_ingest_outcomes("ses-1",
+                                 {{"a@example.com", "delivered", "250 2.0.0 Ok"},
+                                  {"b@example.com", "refused", "550 5.1.1 unknown"},
+                                  {"forward:a@example.com", "forwarded", ""}},
+                                 1000);
+        s.record_ingest_outcomes("ses-2", {{"a@example.com", "blocked", "*@spam.com"}}, 2000);
+    }
+    SqliteStore s(path_);
+    auto got = s.ingest_outcomes("ses-1");
+    EXPECT_EQ(got.size(), 3u);
+    EXPECT_EQ(got["a@example.com"], "delivered");
+    EXPECT_EQ(got["b@example.com"], "refused");
+    EXPECT_EQ(got["forward:a@example.com"], "forwarded");
+    EXPECT_EQ(s.ingest_outcomes("ses-2").at("a@example.com"), "blocked") << "state is kept per SES message id";
+    EXPECT_EQ(s.prune_ingest(1500), 3u);
+    EXPECT_TRUE(s.ingest_outcomes("ses-1").empty());
+    EXPECT_EQ(s.ingest_outcomes("ses-2").size(), 1u);
+}
+
+TEST_F(Store, OutboundRecordsCollectBouncedRecipients)
+{
+    SqliteStore s = fresh();
+    EXPECT_FALSE(s.outbound("0100abc").has_value());
+    s.record_outbound({"0100abc", "alex@example.com", {"x@remote.org", "y@remote.org"}, 1000, {}});
+    s.add_bounced("0100abc", {"x@remote.org"});
+    s.add_bounced("0100abc", {"x@remote.org", "y@remote.org"});
+    s.add_bounced("unknown-id", {"z@remote.org"});
+    auto r = s.outbound("0100abc");
+    ASSERT_TRUE(r.has_value());
+    EXPECT_EQ(r->original_source, "alex@example.com");
+    EXPECT_EQ(r->destination, (std::vector<std::string>{"x@remote.org", "y@remote.org"}));
+    EXPECT_EQ(r->sent_at, 1000);
+    EXPECT_EQ(r->bounced_recipients, (std::vector<std::string>{"x@remote.org", "y@remote.org"}))
+        << "each bounced recipient once";
+    EXPECT_FALSE(s.outbound("unknown-id").has_value()) << "a bounce for an unknown id creates nothing";
 }
 
 }  // namespace

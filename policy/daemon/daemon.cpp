@@ -1,0 +1,75 @@
+// daemon.cpp - see daemon.hpp.
+#include "policy/daemon/daemon.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdlib>
+#include <stdexcept>
+#include <thread>
+
+#include "policy/config/config.hpp"
+#include "policy/log/log.hpp"
+
+namespace sesame::daemon {
+
+Args parse_args(int argc, char** argv, const std::string& program)
+{
+    Args a;
+    for (int i = 1; i < argc; ++i) {
+        std::string arg = argv[i];
+        if (arg == "--check-config") {
+            a.check_only = true;
+        } else if (arg == "--config" && i + 1 < argc) {
+            a.config = argv[++i];
+            a.explicit_config = true;
+        } else if (arg.rfind("--config=", 0) == 0) {
+            a.config = arg.substr(9);
+            a.explicit_config = true;
+        } else {
+            throw std::runtime_error("usage: " + program + " [--config FILE] [--check-config]");
+        }
+    }
+    if (!a.explicit_config) {
+        a.config = config::default_config_path();
+        const char* env = std::getenv("SESAME_CONFIG");
+        a.explicit_config = env && *env;
+    }
+    return a;
+}
+
+void log_policy_loaded(const store::PolicySource& policy)
+{
+    auto s = policy.current();
+    if (!s) return;
+    auto n = s->counts();
+    log::line(log::Level::info, "policy loaded: version " + std::to_string(s->version()) + ", " +
+                                    std::to_string(n.blocks) + " block patterns, " + std::to_string(n.forwards) +
+                                    " forwards, " + std::to_string(n.ooo) + " out-of-office rules, " +
+                                    std::to_string(n.domains) + " domains");
+}
+
+void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop)
+{
+    std::string last_error;
+    while (!stop) {
+        try {
+            if (policy.refresh()) log_policy_loaded(policy);
+            last_error.clear();
+        } catch (const std::exception& e) {
+            if (e.what() != last_error) log::line(log::Level::error, std::string("policy refresh failed: ") + e.what());
+            last_error = e.what();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    }
+}
+
+std::string local_hostname()
+{
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || !buf[0]) return "localhost";
+    return buf;
+}
+
+}  // namespace sesame::daemon

@@ -1,0 +1,35 @@
+// daemon.hpp - what sesame-milter and sesame-ingest share as processes:
+// their command line, the policy watcher thread, the host name.
+//
+// parse_args() reads "[--config FILE] [--check-config]" (and --config=FILE)
+// and throws std::runtime_error with the usage line otherwise.
+// watch_policy() is the body of the watcher thread: it refreshes the
+// snapshot every 250 ms until STOP, so `sesame` edits take effect within a
+// second; a failing refresh keeps the last good snapshot and is logged
+// once per distinct error. Nothing here keeps global state.
+#pragma once
+
+#include <atomic>
+#include <string>
+
+#include "policy/store/policy_source.hpp"
+
+namespace sesame::daemon {
+
+struct Args {
+    std::string config;
+    bool explicit_config = false;  // named by --config or $SESAME_CONFIG: must exist
+    bool check_only = false;
+};
+
+Args parse_args(int argc, char** argv, const std::string& program);
+
+void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop);
+
+// Logs what a snapshot holds ("policy loaded: version 3, ...").
+void log_policy_loaded(const store::PolicySource& policy);
+
+// gethostname(), or "localhost".
+std::string local_hostname();
+
+}  // namespace sesame::daemon
