@@ -58,16 +58,16 @@ int run(const daemon::Args& args)
         return 0;
     }
     log::configure("sesame-milter", cfg.log_target, cfg.log_level);
-    milter::Runtime rt(cfg);
-    milter::set_runtime(&rt);
-    rt.policy().refresh();  // a first load; a failure is fatal at start
-
-    // Block the signals everywhere but where sigwait() takes them.
+    // Block the signals everywhere but where sigwait() takes them: before
+    // any thread starts, so that every thread inherits the mask.
     sigset_t set;
     sigemptyset(&set);
     for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    milter::Runtime rt(cfg);
+    milter::set_runtime(&rt);
+    rt.policy().refresh();  // a first load; a failure is fatal at start
 
     const std::string socket = cfg.milter_socket;
     if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0)

@@ -1,13 +1,16 @@
-# lib.sh - shared by the README's commands: install missing Debian packages,
-# build with CMake. Sourced, never run.
+# lib.sh - shared by the README's commands: install missing Debian packages
+# and the pinned npm emulators (scripts/emulators.sh), build with CMake.
+# Sourced, never run.
+source "$(dirname "${BASH_SOURCE[0]}")/emulators.sh"
 
 packages=(
     build-essential cmake ninja-build pkg-config python3 sqlite3
     clang clang-format libclang-rt-14-dev
     libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
-    libssl-dev libmilter-dev
+    libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev
     postfix swaks miltertest
+    nodejs npm curl
 )
 
 install_packages() {

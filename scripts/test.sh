@@ -8,13 +8,15 @@
 #                 tests but the e2e ones (a whole Postfix per run); any
 #                 sanitizer report fails the test that caused it
 # 3. build-fuzz/  clang + libFuzzer: the header reader fuzzed for
-#                 SESAME_FUZZ_SECONDS (default 30) seconds
+#                 SESAME_FUZZ_SECONDS (default 30) seconds, and so is the
+#                 SES notification parser
 # Every stage runs even when an earlier one failed; the exit status is
 # non-zero if any did.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 install_packages || exit 1
+install_emulators || exit 1
 
 failed=()
 stage() {

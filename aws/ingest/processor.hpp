@@ -1,0 +1,107 @@
+// processor.hpp - one SQS message of an SES inbound queue, start to finish.
+//
+// Processor::process() does what the older workers did, in order: read the
+// notification (acknowledge SNS/SES housekeeping; leave a malformed one for
+// the dead-letter queue), keep the recipients of the queue's domain, skip
+// those already done for this SES message id (the per-recipient state in
+// the store makes a repeated notification or a retry after a crash deliver
+// nothing twice), fetch the raw mail from S3 (NoSuchKey retried a few times),
+// rewrite an SES bounce for mail we sent through SES, apply the policy as the
+// milter does (blocklist, hop limit, loop markers, forwards, out-of-office),
+// deliver to Postfix with one RCPT per recipient, record each recipient's
+// final outcome, mark the S3 object with the older workers' metadata, delete
+// it when every recipient was blocked, and say what to do with the queue
+// message: delete it, or leave it to come back after a backed-off visibility
+// timeout (a temporary failure, never a loss).
+//
+// Threads: one Processor for the daemon (shared, thread-safe); each worker
+// thread passes its own Worker (AWS clients and a store connection are not
+// thread-safe). process() never throws (but std::bad_alloc): any error
+// becomes a retry with a log line.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "aws/sdk/s3.hpp"
+#include "aws/sdk/ses.hpp"
+#include "aws/sdk/sqs.hpp"
+#include "policy/act/act.hpp"
+#include "policy/config/config.hpp"
+#include "policy/deliver/smtp_client.hpp"
+#include "policy/deliver/srs.hpp"
+#include "policy/store/policy_source.hpp"
+#include "policy/store/sqlite_store.hpp"
+
+namespace sesame::ingest {
+
+struct Counters {
+    std::atomic<std::uint64_t> messages{0}, delivered{0}, blocked{0}, refused{0}, foreign_dropped{0}, duplicates{0},
+        acknowledged{0}, malformed{0}, retries{0}, forwards{0}, forward_failures{0}, autoreplies{0},
+        autoreply_failures{0}, bounces_rewritten{0}, deliver_failures{0};
+};
+
+// What the daemon shares between its workers. Built by main(); immutable
+// but for the counters and the set of SES ids in progress.
+struct Shared {
+    config::Config config;
+    aws::ServiceContext aws;
+    aws::ServiceContext ses_aws;  // aws, or [aws] ses_endpoint
+    store::PolicySource* policy = nullptr;
+    deliver::SmtpPool* deliver = nullptr;   // [ingest] deliver_to
+    deliver::SmtpPool* outbound = nullptr;  // [outbound] route when SMTP; null for "ses"
+    const deliver::Srs* srs = nullptr;
+    std::string hostname;
+    std::function<engine::Time()> now;
+    std::function<void(std::chrono::milliseconds)> sleep;  // NoSuchKey backoff
+    Counters counters;
+
+    std::mutex in_progress_mutex;
+    std::set<std::string> in_progress;  // SES message ids a worker holds now
+};
+
+// One worker thread's own clients and store connection.
+struct Worker {
+    explicit Worker(Shared& shared);
+    aws::SqsClient sqs;
+    aws::S3Client s3;
+    aws::SesClient ses;
+    store::SqliteStore& store();  // opened on first use
+
+  private:
+    Shared& shared_;
+    std::unique_ptr<store::SqliteStore> store_;
+};
+
+// What to do with the queue message.
+struct Disposition {
+    enum class Action { remove, retry, leave } action = Action::retry;
+    int visibility_seconds = 0;  // retry: when it should come back
+    std::string summary;         // one line for the log
+};
+
+const char* to_string(Disposition::Action a);
+
+// The visibility timeout of a retry after RECEIVE_COUNT receives: BASE
+// seconds doubling, at most 15 minutes.
+int retry_visibility(int receive_count, int base);
+
+class Processor {
+  public:
+    explicit Processor(Shared& shared) : shared_(shared) {}
+    // Works out the message and acts on the queue (delete, or change the
+    // visibility); returns what it did.
+    Disposition process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m);
+
+  private:
+    Disposition decide(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m);
+    Shared& shared_;
+};
+
+}  // namespace sesame::ingest
