@@ -10,8 +10,11 @@ packages=(
     libgtest-dev libgmock-dev googletest libbenchmark-dev
     libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev
     postfix swaks miltertest
-    nodejs npm curl
+    curl
 )
+# Node.js and npm are not listed: install_emulators installs Debian's only
+# when the commands are missing (a machine may have NodeSource's, which
+# Debian's npm package conflicts with).
 
 install_packages() {
     local missing=()

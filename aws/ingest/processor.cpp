@@ -1,6 +1,9 @@
 // processor.cpp - see processor.hpp.
 #include "aws/ingest/processor.hpp"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
@@ -379,7 +382,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
         // the delivery is recorded and before the queue message is deleted.
         if (const char* fault = std::getenv("SESAME_INGEST_FAULT");
             fault && std::string_view(fault) == "exit-after-delivery" && !w.fresh.empty())
-            std::_Exit(137);
+            kill(getpid(), SIGKILL);  // as `kill -9` would, at exactly this point
 
         // Out-of-office replies: best effort, once per interval.
         auto due = [&](const engine::AutoReplyAction& a) {
