@@ -26,7 +26,9 @@ namespace {
 using engine::Verdict;
 
 constexpr const char* kForwardPrefix = "forward:";
-constexpr int kNoSuchKeyTries = 4;  // S3 may not show the object at once
+constexpr int kNoSuchKeyTries = 4;                          // S3 may not show the object at once
+constexpr std::uint64_t kPruneEvery = 1000;                 // messages
+constexpr engine::Time kDeliveryStateSeconds = 15 * 86400;  // SQS retention (14 days) and a day
 
 std::string iso_time(engine::Time t)
 {
@@ -176,7 +178,16 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
              retry_visibility(m.receive_count, static_cast<int>(shared_.config.ingest_retry_seconds)),
              std::string("error: ") + e.what()};
     }
-    shared_.counters.messages++;
+    // SQS keeps a message 14 days at most, so delivery state older than that
+    // can never be asked for again: forget it, now and then.
+    if (++shared_.counters.messages % kPruneEvery == 1) {
+        try {
+            std::size_t n = w.store().prune_ingest(shared_.now() - kDeliveryStateSeconds);
+            if (n) log::line(log::Level::info, "forgot the delivery state of " + std::to_string(n) + " recipient(s)");
+        } catch (const std::exception& e) {
+            log::line(log::Level::warning, std::string("pruning the delivery state failed: ") + e.what());
+        }
+    }
     try {
         if (d.action == Disposition::Action::remove) {
             auto res = w.sqs.delete_batch(queue.url, {m.receipt_handle});
