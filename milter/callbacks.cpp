@@ -235,14 +235,7 @@ void decide(Message& m)
     // on the first question (libmilter's threads come and go with the
     // connections, so an eager open would cost every message). If it cannot
     // be opened, the engine skips the reply and says why; the mail flows.
-    struct Lazy : engine::ReplyHistory {
-        Runtime& rt;
-        explicit Lazy(Runtime& r) : rt(r) {}
-        std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
-        {
-            return rt.reply_store().last_reply(mailbox, sender);
-        }
-    } history(rt);
+    store::LazyReplyHistory history([&rt]() -> store::SqliteStore& { return rt.reply_store(); });
     m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), &history);
     m.needs_body = act::needs_body(m.decision->recipients);
 }
@@ -296,16 +289,17 @@ void send_replies(SMFICTX* ctx, const Message& m, const engine::Decision& d)
         const auto& a = *r.autoreply;
         std::string why;
         switch (act::send_autoreply(out, act_context(m), a, due, &why)) {
-        case act::ReplyResult::sent:
-            rt.counters().autoreplies++;
-            log::line(log::Level::info, queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + ">");
-            break;
-        case act::ReplyResult::failed:
-            rt.counters().autoreply_failures++;
-            log::line(log::Level::warning,
-                      queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + why);
-            break;
-        case act::ReplyResult::not_due: break;
+            case act::ReplyResult::sent:
+                rt.counters().autoreplies++;
+                log::line(log::Level::info, queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + ">");
+                break;
+            case act::ReplyResult::failed:
+                rt.counters().autoreply_failures++;
+                log::line(log::Level::warning,
+                          queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + why);
+                break;
+            case act::ReplyResult::not_due:
+                break;
         }
     }
 }

@@ -60,11 +60,7 @@ int run(const daemon::Args& args)
     log::configure("sesame-milter", cfg.log_target, cfg.log_level);
     // Block the signals everywhere but where sigwait() takes them: before
     // any thread starts, so that every thread inherits the mask.
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal(SIGPIPE, SIG_IGN);
+    const sigset_t set = daemon::block_signals();
     milter::Runtime rt(cfg);
     milter::set_runtime(&rt);
     rt.policy().refresh();  // a first load; a failure is fatal at start

@@ -38,6 +38,9 @@
 namespace sesame::ingest {
 namespace {
 
+using mime::iends_with;
+using mime::iequals;
+
 using mime::adopt;
 using mime::GCharPtr;
 using mime::GObjectPtr;
@@ -53,24 +56,6 @@ constexpr std::size_t kMaxReportBytes = 1 << 20;  // of the delivery-status part
 constexpr std::size_t kMaxHeaderPartBytes = 256 * 1024;
 constexpr int kMaxPartDepth = 8;            // multiparts searched below the top one
 constexpr std::size_t kMaxNameBytes = 200;  // of the From display name, but for the first address
-
-char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
-bool iends_with(std::string_view s, std::string_view suffix)
-{
-    return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
 
 bool is_wsp(char c)
 {
@@ -263,7 +248,7 @@ void read_report(std::string_view text, SesBounce& b)
         r.address = recipient_address(*rcpt);
         if (r.address.empty()) continue;
         if (const std::string* v = field(g, "Action")) r.action = first_word(*v, 64);
-        std::transform(r.action.begin(), r.action.end(), r.action.begin(), lower);
+        std::transform(r.action.begin(), r.action.end(), r.action.begin(), mime::ascii_lower);
         if (const std::string* v = field(g, "Status")) r.status = first_word(*v, 64);
         if (const std::string* v = field(g, "Diagnostic-Code")) r.diagnostic = one_line(*v, kMaxDiagnostic);
         bool failed = r.action == "failed" || (r.action.empty() && !r.status.empty() && r.status.front() == '5');

@@ -34,11 +34,7 @@ int run(const daemon::Args& args)
 
     // Block the signals before any thread starts (libraries start some), so
     // that only sigwait() below takes them.
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
-    pthread_sigmask(SIG_BLOCK, &set, nullptr);
-    signal(SIGPIPE, SIG_IGN);
+    const sigset_t set = daemon::block_signals();
 
     store::PolicySource policy(cfg.store_sqlite, config::policy_settings(cfg));
     policy.refresh();  // a first load; a failure is fatal at start

@@ -30,16 +30,6 @@ constexpr int kNoSuchKeyTries = 4;                          // S3 may not show t
 constexpr std::uint64_t kPruneEvery = 1000;                 // messages
 constexpr engine::Time kDeliveryStateSeconds = 15 * 86400;  // SQS retention (14 days) and a day
 
-std::string iso_time(engine::Time t)
-{
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string lower(std::string s)
 {
     for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
@@ -302,14 +292,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                 note(w, rcpt, "blocked", "too many hops (" + std::to_string(info.received_count) + ")");
             w.blocked_sender = r.source;
         } else {
-            struct History : engine::ReplyHistory {
-                Worker& wk;
-                explicit History(Worker& w) : wk(w) {}
-                std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
-                {
-                    return wk.store().last_reply(mailbox, sender);
-                }
-            } history(wk);
+            store::LazyReplyHistory history([&wk]() -> store::SqliteStore& { return wk.store(); });
             engine::Envelope env{r.source, pending, false};
             decisions = engine::evaluate(*snap, env, info, now, &history).recipients;
         }
@@ -434,7 +417,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     all_blocked = all_blocked && any_blocked;
     const char* status = !delivered.empty() ? "delivered" : all_blocked ? "blocked" : "all_invalid";
     aws::Metadata marks = {{"processed", "true"},
-                           {"processed_at", iso_time(now)},
+                           {"processed_at", engine::utc_time(now)},
                            {"processed_by", "sesame-ingest@" + sh.hostname},
                            {"status", status}};
     if (!invalid.empty()) marks["invalid_inboxes"] = join(invalid, ",");

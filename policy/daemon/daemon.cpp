@@ -65,6 +65,16 @@ void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop)
     }
 }
 
+sigset_t block_signals()
+{
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&set, s);
+    pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    signal(SIGPIPE, SIG_IGN);
+    return set;
+}
+
 std::string local_hostname()
 {
     char buf[HOST_NAME_MAX + 1] = {};

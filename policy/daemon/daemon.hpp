@@ -1,5 +1,5 @@
 // daemon.hpp - what sesame-milter and sesame-ingest share as processes:
-// their command line, the policy watcher thread, the host name.
+// their command line, signals, the policy watcher thread, the host name.
 //
 // parse_args() reads "[--config FILE] [--check-config]" (and --config=FILE)
 // and throws std::runtime_error with the usage line otherwise.
@@ -8,6 +8,8 @@
 // second; a failing refresh keeps the last good snapshot and is logged
 // once per distinct error. Nothing here keeps global state.
 #pragma once
+
+#include <signal.h>
 
 #include <atomic>
 #include <string>
@@ -23,6 +25,11 @@ struct Args {
 };
 
 Args parse_args(int argc, char** argv, const std::string& program);
+
+// Blocks SIGHUP, SIGTERM and SIGINT in the calling thread (and so in every
+// thread started after it: call it before any) and ignores SIGPIPE; returns
+// the set for the main thread's sigwait().
+sigset_t block_signals();
 
 void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop);
 

@@ -17,6 +17,16 @@
 
 namespace sesame::engine {
 
+std::string utc_time(Time t)
+{
+    std::time_t tt = static_cast<std::time_t>(t);
+    std::tm tm{};
+    gmtime_r(&tt, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
 const char* to_string(Verdict v)
 {
     switch (v) {
@@ -73,16 +83,6 @@ std::set<std::string> normalised_set(const std::vector<std::string>& list)
     for (const auto& a : list)
         if (auto p = parse_address(a)) out.insert(p->full());
     return out;
-}
-
-std::string utc_time(Time t)
-{
-    std::time_t tt = static_cast<std::time_t>(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
 }
 
 // "block PATTERN matched WHAT (key KEY)", in one allocation.

@@ -35,6 +35,9 @@ inline constexpr std::string_view kReplyBlockedFrom = "550 5.7.1 From address bl
 inline constexpr std::string_view kReplyTooManyHops = "554 5.4.6 Too many hops";
 inline constexpr std::string_view kReplyTempfail = "451 4.3.0 Temporary policy failure, try again later";
 
+// T as "2026-11-22T10:00:00Z" (UTC), as traces and S3 marks show times.
+std::string utc_time(Time t);
+
 Decision evaluate(const Snapshot& snapshot, const Envelope& envelope, const MessageInfo& message, Time now,
                   const ReplyHistory* history);
 

@@ -64,24 +64,6 @@ bool is_ftext(char c)
     return u >= 33 && u <= 126 && c != ':';
 }
 
-char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix)
-{
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
-
 // S without NUL bytes, invalid UTF-8 sequences replaced by U+FFFD.
 std::string valid_utf8(std::string_view s)
 {

@@ -38,19 +38,6 @@ bool is_blank_or_control(unsigned char c)
     return c <= 0x20 || c == 0x7f;
 }
 
-char lower(char c)
-{
-    return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (lower(a[i]) != lower(b[i])) return false;
-    return true;
-}
-
 std::string_view trim(std::string_view s)
 {
     while (!s.empty() && is_blank_or_control(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
@@ -112,7 +99,7 @@ std::string keyword(const char* raw)
     std::string s = strip_comments(unfold(raw));
     s.resize(std::min(s.size(), s.find(';')));
     s = collapse_blanks(s);
-    std::transform(s.begin(), s.end(), s.begin(), lower);
+    std::transform(s.begin(), s.end(), s.begin(), ascii_lower);
     return s;
 }
 

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,8 +49,8 @@ struct IngestOutcome {
 
 // A message Sesame sent through SES (the older workers' ses-outbound-messages).
 struct OutboundRecord {
-    std::string message_id;               // SES's MessageId
-    std::string original_source;          // our user, who should hear of bounces
+    std::string message_id;       // SES's MessageId
+    std::string original_source;  // our user, who should hear of bounces
     std::vector<std::string> destination;
     engine::Time sent_at = 0;
     std::vector<std::string> bounced_recipients;
@@ -133,6 +134,22 @@ class SqliteStore : public engine::ReplyHistory {
 
     std::string path_;
     SqliteHandle db_;
+};
+
+// The reply history of a store opened only when the engine first asks (a
+// message without an out-of-office rule never opens it). OPEN returns the
+// caller's connection, opening it if need be; if it throws, the engine skips
+// the reply and says why.
+class LazyReplyHistory : public engine::ReplyHistory {
+  public:
+    explicit LazyReplyHistory(std::function<SqliteStore&()> open) : open_(std::move(open)) {}
+    std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
+    {
+        return open_().last_reply(mailbox, sender);
+    }
+
+  private:
+    std::function<SqliteStore&()> open_;
 };
 
 // The schema version of PATH (0: empty or new), without migrating.
