@@ -79,23 +79,7 @@ mail() {
 # announce KEY SOURCE RCPT[,RCPT...]: the SNS-wrapped SES notification for
 # s3://$BUCKET/KEY, sent to the queue.
 announce() {
-    python3 - "$1" "$2" "$3" "$BUCKET" >"$E2E/$1.json" <<'PY'
-import json, sys, uuid
-key, source, rcpts, bucket = sys.argv[1], sys.argv[2], sys.argv[3].split(","), sys.argv[4]
-ses = {"notificationType": "Received",
-       "mail": {"timestamp": "2026-11-22T10:00:00.000Z", "source": source, "messageId": key,
-                "destination": rcpts, "headersTruncated": False,
-                "commonHeaders": {"from": [source], "to": rcpts, "subject": key}},
-       "receipt": {"timestamp": "2026-11-22T10:00:00.000Z", "processingTimeMillis": 10,
-                   "recipients": rcpts, "spamVerdict": {"status": "PASS"}, "virusVerdict": {"status": "PASS"},
-                   "action": {"type": "S3", "topicArn": "arn:aws:sns:us-east-1:123456789012:inbound",
-                              "bucketName": bucket, "objectKey": key}}}
-print(json.dumps({"Type": "Notification", "MessageId": str(uuid.uuid4()),
-                  "TopicArn": "arn:aws:sns:us-east-1:123456789012:inbound",
-                  "Subject": "Amazon SES Email Receipt Notification", "Message": json.dumps(ses),
-                  "Timestamp": "2026-11-22T10:00:00.000Z", "SignatureVersion": "1", "Signature": "x",
-                  "SigningCertURL": "https://sns.us-east-1.amazonaws.com/x.pem", "UnsubscribeURL": "https://x"}))
-PY
+    python3 "$HERE/ses_notification.py" "$1" "$2" "$3" "$BUCKET" >"$E2E/$1.json"
     "$AWS_TOOL" send "$QUEUE" "$E2E/$1.json" >/dev/null
 }
 
