@@ -61,8 +61,8 @@ bool needs_body(const std::vector<engine::RecipientDecision>& recipients)
     return false;
 }
 
-ReplyResult send_autoreply(Outbound& out, const ActContext& ctx, const engine::AutoReplyAction& a,
-                           const ReplyDue& due, std::string* why)
+ReplyResult send_autoreply(Outbound& out, const ActContext& ctx, const engine::AutoReplyAction& a, const ReplyDue& due,
+                           std::string* why)
 {
     try {
         if (!due(a)) return ReplyResult::not_due;

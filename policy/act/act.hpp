@@ -73,7 +73,7 @@ enum class ReplyResult { sent, not_due, failed };
 
 // Sends the out-of-office reply A when DUE says the interval allows it.
 // Never throws (but std::bad_alloc); WHY says what failed.
-ReplyResult send_autoreply(Outbound& out, const ActContext& ctx, const engine::AutoReplyAction& a,
-                           const ReplyDue& due, std::string* why);
+ReplyResult send_autoreply(Outbound& out, const ActContext& ctx, const engine::AutoReplyAction& a, const ReplyDue& due,
+                           std::string* why);
 
 }  // namespace sesame::act

@@ -225,8 +225,8 @@ TEST_F(Store, InitCreatesAWalFileAtTheCurrentVersion)
     Raw raw(path_);
     EXPECT_EQ(raw.value("PRAGMA journal_mode"), "wal");
     EXPECT_EQ(raw.value("PRAGMA user_version"), "3");
-    for (const char* table : {"domains", "blocks", "forwards", "ooo", "policy_version", "reply_log",
-                              "ingest_delivery", "outbound_messages"})
+    for (const char* table : {"domains", "blocks", "forwards", "ooo", "policy_version", "reply_log", "ingest_delivery",
+                              "outbound_messages"})
         EXPECT_EQ(raw.value(std::string("SELECT name FROM sqlite_master WHERE type='table' AND name='") + table + "'"),
                   table)
             << "table " << table << " missing";
