@@ -523,10 +523,15 @@ bool is_ses_mailer_daemon(std::string_view address)
 
 std::optional<SesBounce> read_ses_bounce(std::string_view raw, std::string_view envelope_sender)
 {
+    return read_ses_bounce(raw, mime::read_message(raw, std::string()), envelope_sender);
+}
+
+std::optional<SesBounce> read_ses_bounce(std::string_view raw, const engine::MessageInfo& info,
+                                         std::string_view envelope_sender)
+{
     mime::mime_init();
 
     // Who sent it: a header read only.
-    const engine::MessageInfo info = mime::read_message(raw, std::string());
     SesBounce b;
     if (info.from_address && is_ses_mailer_daemon(*info.from_address))
         b.from_address = *info.from_address;

@@ -43,6 +43,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/engine/types.hpp"
+
 namespace sesame::ingest {
 
 // Header value written in the marker field of a rewritten bounce.
@@ -77,6 +79,10 @@ struct SesBounce {
 
 // RAW is the whole message; ENVELOPE_SENDER is SES's mail.source ("" for <>).
 std::optional<SesBounce> read_ses_bounce(std::string_view raw, std::string_view envelope_sender);
+// The same, for a caller that has read RAW's header already: INFO is what
+// mime::read_message(RAW, ...) returned (the From address and Subject count).
+std::optional<SesBounce> read_ses_bounce(std::string_view raw, const engine::MessageInfo& info,
+                                         std::string_view envelope_sender);
 
 // RAW rewritten as described above for BOUNCE, whose original was sent by
 // ORIGINAL_SOURCE; MARKER_HEADER is the configured marker field name.

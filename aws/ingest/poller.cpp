@@ -72,18 +72,21 @@ void Poller::stop()
 void Poller::work()
 {
     Worker worker(shared_);
+    const std::size_t concurrency = static_cast<std::size_t>(shared_.config.ingest_concurrency);
     for (;;) {
         Job job;
+        bool room = false;
         {
             std::unique_lock lock(mutex_);
             ready_.wait(lock, [&] { return draining_ || !jobs_.empty(); });
             if (jobs_.empty()) return;  // draining and nothing left
             job = std::move(jobs_.front());
             jobs_.pop_front();
+            room = jobs_.size() + 1 == concurrency;  // the poller held back; it may poll again
         }
-        processor_.process(worker, *job.queue, job.message);
+        if (room) curl_multi_wakeup(static_cast<CURLM*>(multi_));
+        processor_.process(worker, *job.queue, job.message, job.batch.get());
         --in_flight_;
-        curl_multi_wakeup(static_cast<CURLM*>(multi_));  // room for another poll
     }
 }
 
@@ -163,9 +166,10 @@ void Poller::run()
                 auto messages = aws::sqs_parse_receive(r);
                 p->backoff = std::chrono::seconds(0);
                 if (!messages.empty()) {
+                    auto batch = std::make_shared<ReceiveBatch>(messages.size());
                     {
                         std::lock_guard lock(mutex_);
-                        for (auto& m : messages) jobs_.push_back({p->queue, std::move(m)});
+                        for (auto& m : messages) jobs_.push_back({p->queue, std::move(m), batch});
                         in_flight_ += static_cast<int>(messages.size());
                     }
                     ready_.notify_all();

@@ -9,7 +9,8 @@
 // `concurrency` received messages wait for a worker (so messages do not sit
 // in memory while their visibility timeout runs). A queue whose poll fails
 // backs off (1 s doubling to 60 s; credentials errors 60 s) and says so in
-// the log; the other queues go on.
+// the log; the other queues go on. The messages of one answer are deleted
+// together when the last of them is done (ReceiveBatch).
 //
 // run() returns after stop(): long polls are abandoned (nothing received is
 // lost: an abandoned poll has received nothing), and every message already
@@ -19,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -47,6 +49,7 @@ class Poller {
     struct Job {
         const config::IngestQueue* queue;
         aws::SqsMessage message;
+        std::shared_ptr<ReceiveBatch> batch;  // the messages received with it
     };
     void work();
 

@@ -158,7 +158,16 @@ store::SqliteStore& Worker::store()
     return *store_;
 }
 
-Disposition Processor::process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m)
+std::vector<aws::SqsMessage> ReceiveBatch::finish(const aws::SqsMessage* m)
+{
+    std::lock_guard lock(mutex_);
+    if (m) to_delete_.push_back(*m);
+    if (left_ == 0 || --left_ > 0) return {};
+    return std::move(to_delete_);
+}
+
+Disposition Processor::process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m,
+                               ReceiveBatch* batch)
 {
     Disposition d;
     try {
@@ -179,7 +188,7 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
         }
     }
     try {
-        if (d.action == Disposition::Action::remove) {
+        if (d.action == Disposition::Action::remove && !batch) {
             auto res = w.sqs.delete_batch(queue.url, {m.receipt_handle});
             if (!res.failed.empty()) d.summary += "; SQS refused the delete: " + res.failed.front();
         } else if (d.action == Disposition::Action::retry) {
@@ -195,7 +204,28 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
         d.action == Disposition::Action::retry ? " (again in " + std::to_string(d.visibility_seconds) + " s)" : "";
     log::line(level, "sqs=" + m.message_id + " queue=" + queue.domain + ": " + d.summary + "; message " +
                          to_string(d.action) + tail);
+    if (batch) {
+        auto done = batch->finish(d.action == Disposition::Action::remove ? &m : nullptr);
+        if (!done.empty()) delete_messages(w, queue, done);
+    }
     return d;
+}
+
+void Processor::delete_messages(Worker& w, const config::IngestQueue& queue, const std::vector<aws::SqsMessage>& done)
+{
+    std::vector<std::string> handles;
+    for (const auto& m : done) handles.push_back(m.receipt_handle);
+    std::string failed;
+    try {
+        for (const auto& f : w.sqs.delete_batch(queue.url, handles).failed) failed += (failed.empty() ? "" : ", ") + f;
+    } catch (const std::exception& e) {
+        failed = e.what();
+    }
+    if (failed.empty()) return;
+    std::string ids;
+    for (const auto& m : done) ids += (ids.empty() ? "" : ",") + m.message_id;
+    log::line(log::Level::warning, "queue=" + queue.domain + ": deleting sqs=" + ids + " failed (" + failed +
+                                       "); they come back after their visibility timeout and are not delivered again");
 }
 
 Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, const aws::SqsMessage& m)
@@ -270,11 +300,13 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     const auto& settings = snap->settings();
 
     if (!pending.empty()) {
+        engine::MessageInfo info = mime::read_message(raw, settings.marker_header);
         // SES bounces of mail we sent through SES: tell our user who failed.
-        if (auto b = read_ses_bounce(raw, r.source)) {
+        if (auto b = read_ses_bounce(raw, info, r.source)) {
             for (const auto& id : b->original_message_ids) {
                 if (auto rec = st.outbound(id)) {
                     raw = rewrite_bounce(raw, *b, rec->original_source, settings.marker_header);
+                    info = mime::read_message(raw, settings.marker_header);
                     std::vector<std::string> failed;
                     for (const auto& f : b->failed_recipients) failed.push_back(f.address);
                     st.add_bounced(id, failed);
@@ -285,7 +317,6 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                 }
             }
         }
-        engine::MessageInfo info = mime::read_message(raw, settings.marker_header);
         std::vector<engine::RecipientDecision> decisions;
         if (info.received_count > settings.max_hops) {
             for (const auto& rcpt : pending)

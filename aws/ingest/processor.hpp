@@ -28,6 +28,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "aws/sdk/s3.hpp"
 #include "aws/sdk/ses.hpp"
@@ -92,15 +93,37 @@ const char* to_string(Disposition::Action a);
 // seconds doubling, at most 15 minutes.
 int retry_visibility(int receive_count, int base);
 
+// The messages of one ReceiveMessage answer. Those done with are deleted
+// together, one DeleteMessageBatch when the last of them finishes, rather
+// than a call each. A message whose delete is still waiting for its
+// neighbours, or comes back because the delete failed, finds its recipients'
+// final outcomes in the store and is delivered to nobody twice.
+class ReceiveBatch {
+  public:
+    explicit ReceiveBatch(std::size_t messages) : left_(messages) {}
+    // Called once for each message when it is done: M when it is to be
+    // deleted, null otherwise. Returns to the caller that finished the last
+    // one the messages to delete (none to the others).
+    std::vector<aws::SqsMessage> finish(const aws::SqsMessage* m);
+
+  private:
+    std::mutex mutex_;
+    std::size_t left_;
+    std::vector<aws::SqsMessage> to_delete_;
+};
+
 class Processor {
   public:
     explicit Processor(Shared& shared) : shared_(shared) {}
     // Works out the message and acts on the queue (delete, or change the
-    // visibility); returns what it did.
-    Disposition process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m);
+    // visibility); returns what it did. With BATCH the delete waits for the
+    // batch's other messages (see ReceiveBatch); without, it is done now.
+    Disposition process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m,
+                        ReceiveBatch* batch = nullptr);
 
   private:
     Disposition decide(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m);
+    void delete_messages(Worker& w, const config::IngestQueue& queue, const std::vector<aws::SqsMessage>& done);
     Shared& shared_;
 };
 

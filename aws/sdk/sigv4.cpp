@@ -1,11 +1,12 @@
 // sigv4.cpp - see sigv4.hpp.
 #include "aws/sdk/sigv4.hpp"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include <algorithm>
 #include <chrono>
+#include <memory>
 #include <stdexcept>
 
 namespace sesame::aws {
@@ -197,13 +198,50 @@ std::string to_hex(const unsigned char* data, std::size_t size)
     return out;
 }
 
+// OpenSSL 3 looks an algorithm up by name on every one-shot call (HMAC(),
+// EVP_Digest() with EVP_sha256()): SHA-256 is fetched once for the process,
+// and each thread keeps one HMAC context, given a new key per use.
+struct MdFree {
+    void operator()(EVP_MD* md) const { EVP_MD_free(md); }
+};
+struct MacFree {
+    void operator()(EVP_MAC* mac) const { EVP_MAC_free(mac); }
+};
+struct MacCtxFree {
+    void operator()(EVP_MAC_CTX* ctx) const { EVP_MAC_CTX_free(ctx); }
+};
+
+const EVP_MD* sha256_md()
+{
+    static const std::unique_ptr<EVP_MD, MdFree> md(EVP_MD_fetch(nullptr, "SHA256", nullptr));
+    if (!md) throw std::runtime_error("OpenSSL has no SHA-256");
+    return md.get();
+}
+
+EVP_MAC_CTX* hmac_context()
+{
+    static const std::unique_ptr<EVP_MAC, MacFree> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    thread_local std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx;
+    if (!ctx && mac) {
+        std::unique_ptr<EVP_MAC_CTX, MacCtxFree> c(EVP_MAC_CTX_new(mac.get()));
+        char digest[] = "SHA256";
+        OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_construct_end()};
+        if (c && EVP_MAC_CTX_set_params(c.get(), params)) ctx = std::move(c);
+    }
+    if (!ctx) throw std::runtime_error("OpenSSL has no HMAC-SHA256");
+    return ctx.get();
+}
+
 // Raw HMAC-SHA256 of DATA under KEY.
 std::string hmac_sha256(std::string_view key, std::string_view data)
 {
+    EVP_MAC_CTX* ctx = hmac_context();
     unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-              reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &size))
+    std::size_t size = 0;
+    if (!EVP_MAC_init(ctx, reinterpret_cast<const unsigned char*>(key.data()), key.size(), nullptr) ||
+        !EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(data.data()), data.size()) ||
+        !EVP_MAC_final(ctx, out, &size, sizeof out))
         throw std::runtime_error("OpenSSL HMAC-SHA256 failed");
     return std::string(reinterpret_cast<const char*>(out), size);
 }
@@ -260,7 +298,7 @@ std::string sha256_hex(std::string_view data)
 {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int size = 0;
-    if (!EVP_Digest(data.data(), data.size(), out, &size, EVP_sha256(), nullptr))
+    if (!EVP_Digest(data.data(), data.size(), out, &size, sha256_md(), nullptr))
         throw std::runtime_error("OpenSSL SHA-256 failed");
     return to_hex(out, size);
 }
@@ -327,11 +365,29 @@ std::string string_to_sign(const std::string& canonical, const SigningParams& pa
 std::string signature(const std::string& string_to_sign, const Credentials& creds, const SigningParams& params)
 {
     check_amz_date(params.amz_date);
-    std::string key = hmac_sha256("AWS4" + creds.secret_access_key, params.amz_date.substr(0, 8));
-    key = hmac_sha256(key, params.region);
-    key = hmac_sha256(key, params.service);
-    key = hmac_sha256(key, "aws4_request");
-    std::string raw = hmac_sha256(key, string_to_sign);
+    // A signing key changes once a day (and with the secret): each thread
+    // keeps the last few (one per service and region it signs for), which
+    // saves four HMACs on nearly every request.
+    struct CachedKey {
+        std::string secret, date, region, service, key;
+    };
+    constexpr std::size_t kCachedKeys = 4;
+    thread_local std::vector<CachedKey> keys;
+    const std::string_view date = std::string_view(params.amz_date).substr(0, 8);
+    auto it = std::find_if(keys.begin(), keys.end(), [&](const CachedKey& k) {
+        return k.service == params.service && k.region == params.region && k.date == date &&
+               k.secret == creds.secret_access_key;
+    });
+    if (it == keys.end()) {
+        std::string key = hmac_sha256("AWS4" + creds.secret_access_key, date);
+        key = hmac_sha256(key, params.region);
+        key = hmac_sha256(key, params.service);
+        key = hmac_sha256(key, "aws4_request");
+        if (keys.size() == kCachedKeys) keys.erase(keys.begin());
+        keys.push_back({creds.secret_access_key, std::string(date), params.region, params.service, std::move(key)});
+        it = keys.end() - 1;
+    }
+    std::string raw = hmac_sha256(it->key, string_to_sign);
     return to_hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
 }
 

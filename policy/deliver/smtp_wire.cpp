@@ -14,6 +14,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 namespace sesame::deliver::wire {
 namespace {
@@ -125,29 +127,41 @@ Capabilities parse_ehlo(const Reply& reply)
 std::string encode_body(std::string_view message)
 {
     std::string out;
-    out.reserve(message.size() + message.size() / 16 + 8);
-    bool line_start = true;
-    for (std::size_t i = 0; i < message.size(); ++i) {
-        char c = message[i];
-        if (c == '\n') {
-            // CRLF keeps its CR (already copied); a bare LF gets one.
-            if (i == 0 || message[i - 1] != '\r') out += '\r';
-            out += '\n';
-            line_start = true;
-            continue;
+    out.reserve(message.size() + message.size() / 64 + 8);
+    // A line at a time: memchr finds the ends, whole lines are appended.
+    const char* p = message.data();
+    const char* const end = p + message.size();
+    while (p < end) {
+        if (*p == '.') out += '.';
+        const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
+        if (nl == nullptr) {
+            out.append(p, end);
+            out += "\r\n";
+            break;
         }
-        if (line_start && c == '.') out += '.';
-        out += c;
-        line_start = false;
+        // CRLF keeps its CR; a bare LF gets one.
+        const bool has_cr = nl > message.data() && nl[-1] == '\r';
+        out.append(p, nl);
+        out += has_cr ? "\n" : "\r\n";
+        p = nl + 1;
     }
-    if (!line_start) out += "\r\n";
     out += ".\r\n";
     return out;
 }
 
 bool has_8bit(std::string_view bytes)
 {
-    return std::any_of(bytes.begin(), bytes.end(), [](char c) { return static_cast<unsigned char>(c) >= 0x80; });
+    // Eight bytes at a time: any high bit set in the word.
+    constexpr std::uint64_t kHigh = 0x8080808080808080ULL;
+    std::size_t i = 0;
+    for (; i + 8 <= bytes.size(); i += 8) {
+        std::uint64_t w;
+        std::memcpy(&w, bytes.data() + i, 8);
+        if (w & kHigh) return true;
+    }
+    for (; i < bytes.size(); ++i)
+        if (static_cast<unsigned char>(bytes[i]) >= 0x80) return true;
+    return false;
 }
 
 bool valid_address(std::string_view address)

@@ -124,10 +124,27 @@ SqliteHandle open_db(const std::string& path, int flags)
 
 }  // namespace
 
-// A prepared statement; finalised when it goes out of scope.
+// A prepared statement, taken from the owner's idle statements or compiled;
+// when it goes out of scope it is reset and given back (or finalised, when
+// an equal one was given back meanwhile).
 class SqliteStore::Stmt {
   public:
-    Stmt(const SqliteStore& owner, sqlite3_stmt* s) : owner_(owner), stmt_(s) {}
+    Stmt(const SqliteStore& owner, StmtHandle s, std::string sql)
+        : owner_(owner), stmt_(std::move(s)), sql_(std::move(sql))
+    {
+    }
+    Stmt(Stmt&&) = default;
+    Stmt& operator=(Stmt&&) = delete;
+    ~Stmt()
+    {
+        if (!stmt_) return;
+        sqlite3_reset(stmt_.get());
+        sqlite3_clear_bindings(stmt_.get());
+        try {
+            owner_.idle_statements_.try_emplace(std::move(sql_), std::move(stmt_));
+        } catch (...) {  // no memory to keep it: finalised below
+        }
+    }
     Stmt& bind(int i, std::string_view v)
     {
         check(sqlite3_bind_text(stmt_.get(), i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
@@ -169,11 +186,9 @@ class SqliteStore::Stmt {
     {
         if (rc != SQLITE_OK) owner_.fail("bind failed");
     }
-    struct Finalizer {
-        void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-    };
     const SqliteStore& owner_;
-    std::unique_ptr<sqlite3_stmt, Finalizer> stmt_;
+    StmtHandle stmt_;
+    std::string sql_;
 };
 
 void SqliteStore::fail(std::string_view what) const
@@ -183,10 +198,15 @@ void SqliteStore::fail(std::string_view what) const
 
 SqliteStore::Stmt SqliteStore::prepare(std::string_view sql) const
 {
+    if (auto it = idle_statements_.find(sql); it != idle_statements_.end()) {
+        auto node = idle_statements_.extract(it);
+        return Stmt(*this, std::move(node.mapped()), std::move(node.key()));
+    }
     sqlite3_stmt* s = nullptr;
-    if (sqlite3_prepare_v2(db_.get(), sql.data(), static_cast<int>(sql.size()), &s, nullptr) != SQLITE_OK)
+    if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &s,
+                           nullptr) != SQLITE_OK)
         fail("cannot prepare query");
-    return Stmt(*this, s);
+    return Stmt(*this, StmtHandle(s), std::string(sql));
 }
 
 void SqliteStore::exec(std::string_view sql) const
@@ -454,7 +474,8 @@ std::map<std::string, std::string> SqliteStore::ingest_outcomes(std::string_view
 void SqliteStore::record_ingest_outcomes(std::string_view ses_message_id, const std::vector<IngestOutcome>& outcomes,
                                          engine::Time now)
 {
-    exec("BEGIN IMMEDIATE");
+    if (outcomes.empty()) return;
+    prepare("BEGIN IMMEDIATE").step();
     try {
         auto st = prepare(
             "INSERT OR REPLACE INTO ingest_delivery (ses_message_id, recipient, outcome, detail, at) "
@@ -464,7 +485,7 @@ void SqliteStore::record_ingest_outcomes(std::string_view ses_message_id, const 
             st.step();
             st.reset();
         }
-        exec("COMMIT");
+        prepare("COMMIT").step();
     } catch (...) {
         sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
         throw;

@@ -39,6 +39,10 @@ struct SqliteCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
 };
 using SqliteHandle = std::unique_ptr<sqlite3, SqliteCloser>;
+struct StmtFinalizer {
+    void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
+};
+using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
 // One final outcome of sesame-ingest for one recipient of an SES message.
 struct IngestOutcome {
@@ -134,6 +138,10 @@ class SqliteStore : public engine::ReplyHistory {
 
     std::string path_;
     SqliteHandle db_;
+    // Prepared statements not in use, by SQL text: a daemon runs the same
+    // few queries for every message, so each is compiled once per
+    // connection. Declared after db_, so finalised before it closes.
+    mutable std::map<std::string, StmtHandle, std::less<>> idle_statements_;
 };
 
 // The reply history of a store opened only when the engine first asks (a
