@@ -4,6 +4,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdint>
 #include <cstring>
 #include <mutex>
@@ -63,12 +64,15 @@ std::string one_line(std::string s)
     return std::string(trim(s));
 }
 
+constexpr std::size_t kMaxReserve = 64 << 20;  // what a Content-Length may reserve without a cap
+
 // What the callbacks fill in during one transfer.
 struct Transfer {
     HttpResponse* response = nullptr;
     std::size_t cap = 0;
     bool too_large = false;
-    bool failed = false;  // std::bad_alloc inside a callback
+    bool failed = false;   // std::bad_alloc inside a callback
+    bool no_body = false;  // HEAD: a Content-Length but no body
 };
 
 extern "C" size_t write_body(char* data, size_t size, size_t count, void* user)
@@ -104,8 +108,15 @@ extern "C" size_t write_header(char* data, size_t size, size_t count, void* user
                 if (!more.empty()) t->response->headers.back().second += " " + std::string(more);
             }
         } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-            t->response->headers.emplace_back(lower(trim(line.substr(0, colon))),
-                                              std::string(trim(line.substr(colon + 1))));
+            const auto& [name, value] = t->response->headers.emplace_back(lower(trim(line.substr(0, colon))),
+                                                                          std::string(trim(line.substr(colon + 1))));
+            // Room for the whole body at once (an object of a megabyte would
+            // otherwise be copied a dozen times as the string grows).
+            std::size_t length = 0;
+            if (name == "content-length" && !t->no_body &&
+                std::from_chars(value.data(), value.data() + value.size(), length).ec == std::errc{} &&
+                length <= (t->cap ? t->cap : kMaxReserve))
+                t->response->body.reserve(length);
         }
     } catch (...) {
         t->failed = true;
@@ -219,6 +230,7 @@ HttpResponse HttpClient::perform_once(const HttpRequest& request, std::chrono::m
     Transfer transfer;
     transfer.response = &response;
     transfer.cap = request.max_response_bytes;
+    transfer.no_body = request.method == "HEAD";
 
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);

@@ -348,12 +348,20 @@ void add_signing_headers(SignableRequest& req, const Credentials& creds, const S
     if (params.add_content_sha256) req.headers.emplace_back("X-Amz-Content-Sha256", payload_hash(req, params));
 }
 
-std::string canonical_request(const SignableRequest& req, const SigningParams& params)
+namespace {
+
+std::string canonical_request(const SignableRequest& req, const SigningParams& params, const CanonicalHeaders& headers)
 {
     if (req.method.empty()) throw std::invalid_argument("cannot sign a request without a method");
-    CanonicalHeaders headers = canonical_headers(req.headers, params.omit_session_token);
     return req.method + '\n' + canonical_path(req.path, params.normalize_path) + '\n' + canonical_query(req.query) +
            '\n' + headers.lines + '\n' + headers.signed_ + '\n' + payload_hash(req, params);
+}
+
+}  // namespace
+
+std::string canonical_request(const SignableRequest& req, const SigningParams& params)
+{
+    return canonical_request(req, params, canonical_headers(req.headers, params.omit_session_token));
 }
 
 std::string string_to_sign(const std::string& canonical, const SigningParams& params)
@@ -397,10 +405,10 @@ void sign(SignableRequest& req, const Credentials& creds, const SigningParams& p
     add_signing_headers(out, creds, params);
     SigningParams p = params;
     p.amz_date = trim_all(find_header(out.headers, "x-amz-date")->second);
-    std::string sts = string_to_sign(canonical_request(out, p), p);
+    const CanonicalHeaders headers = canonical_headers(out.headers, p.omit_session_token);
+    std::string sts = string_to_sign(canonical_request(out, p, headers), p);
     std::string authorization = std::string(kAlgorithm) + " Credential=" + creds.access_key_id + '/' +
-                                credential_scope(p) +
-                                ", SignedHeaders=" + canonical_headers(out.headers, p.omit_session_token).signed_ +
+                                credential_scope(p) + ", SignedHeaders=" + headers.signed_ +
                                 ", Signature=" + signature(sts, creds, p);
     out.headers.emplace_back("Authorization", std::move(authorization));
     req = std::move(out);
