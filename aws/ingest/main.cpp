@@ -6,6 +6,7 @@
 // receiving, finish the messages already received, and exit.
 #include <signal.h>
 
+#include <algorithm>
 #include <cstring>
 #include <iostream>
 #include <thread>
@@ -39,7 +40,12 @@ int run(const daemon::Args& args)
     store::PolicySource policy(cfg.store_sqlite, config::policy_settings(cfg));
     policy.refresh();  // a first load; a failure is fatal at start
     daemon::log_policy_loaded(policy);
-    deliver::SmtpPool deliver_pool(deliver::Endpoint::parse(cfg.ingest_deliver_to));
+    // One connection kept per worker: with fewer, workers finishing together
+    // close the excess, and every few messages pay a new SMTP session.
+    deliver::SmtpOptions deliver_options;
+    deliver_options.max_idle =
+        std::max<std::size_t>(deliver_options.max_idle, static_cast<std::size_t>(cfg.ingest_concurrency));
+    deliver::SmtpPool deliver_pool(deliver::Endpoint::parse(cfg.ingest_deliver_to), deliver_options);
     std::unique_ptr<deliver::SmtpPool> outbound_pool;
     if (cfg.outbound_route != "ses")
         outbound_pool = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(cfg.outbound_route));

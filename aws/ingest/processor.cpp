@@ -85,7 +85,7 @@ class SesOutbound : public act::Outbound {
         deliver::SendResult res;
         try {
             std::string id = w_.ses.send_raw(message, mail_from, rcpts);
-            w_.store().record_outbound({id, from_user, rcpts, now_, {}});
+            w_.store()->record_outbound({id, from_user, rcpts, now_, {}});
             res.outcome = deliver::Outcome::ok;
             res.reply = "SES MessageId " + id;
             for (const auto& r : rcpts) res.recipients.push_back({r, deliver::Outcome::ok, res.reply});
@@ -102,6 +102,20 @@ class SesOutbound : public act::Outbound {
   private:
     Worker& w_;
     engine::Time now_;
+};
+
+// The engine's reply history from the shared store, opened (and locked)
+// only when an out-of-office rule asks.
+class WorkerReplyHistory : public engine::ReplyHistory {
+  public:
+    explicit WorkerReplyHistory(Worker& w) : w_(w) {}
+    std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
+    {
+        return w_.store()->last_reply(mailbox, sender);
+    }
+
+  private:
+    Worker& w_;
 };
 
 struct Work {
@@ -152,10 +166,10 @@ int retry_visibility(int receive_count, int base)
 
 Worker::Worker(Shared& shared) : sqs(shared.aws), s3(shared.aws), ses(shared.ses_aws), shared_(shared) {}
 
-store::SqliteStore& Worker::store()
+StoreRef::StoreRef(Shared& shared) : lock_(shared.store_mutex)
 {
-    if (!store_) store_ = std::make_unique<store::SqliteStore>(shared_.config.store_sqlite);
-    return *store_;
+    if (!shared.store) shared.store = std::make_unique<store::SqliteStore>(shared.config.store_sqlite);
+    store_ = shared.store.get();
 }
 
 std::vector<aws::SqsMessage> ReceiveBatch::finish(const aws::SqsMessage* m)
@@ -181,7 +195,7 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
     // can never be asked for again: forget it, now and then.
     if (++shared_.counters.messages % kPruneEvery == 1) {
         try {
-            std::size_t n = w.store().prune_ingest(shared_.now() - kDeliveryStateSeconds);
+            std::size_t n = w.store()->prune_ingest(shared_.now() - kDeliveryStateSeconds);
             if (n) log::line(log::Level::info, "forgot the delivery state of " + std::to_string(n) + " recipient(s)");
         } catch (const std::exception& e) {
             log::line(log::Level::warning, std::string("pruning the delivery state failed: ") + e.what());
@@ -254,8 +268,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     if (!claim.held())
         return {Disposition::Action::retry, 30, w.log_prefix + ": another worker holds this SES message"};
 
-    store::SqliteStore& st = wk.store();
-    w.outcomes = st.ingest_outcomes(r.message_id);
+    w.outcomes = wk.store()->ingest_outcomes(r.message_id);
     std::vector<std::string> pending;
     for (const auto& rcpt : r.recipients) {
         if (!in_domain(rcpt, queue.domain)) {
@@ -304,12 +317,12 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
         // SES bounces of mail we sent through SES: tell our user who failed.
         if (auto b = read_ses_bounce(raw, info, r.source)) {
             for (const auto& id : b->original_message_ids) {
-                if (auto rec = st.outbound(id)) {
+                if (auto rec = wk.store()->outbound(id)) {
                     raw = rewrite_bounce(raw, *b, rec->original_source, settings.marker_header);
                     info = mime::read_message(raw, settings.marker_header);
                     std::vector<std::string> failed;
                     for (const auto& f : b->failed_recipients) failed.push_back(f.address);
-                    st.add_bounced(id, failed);
+                    wk.store()->add_bounced(id, failed);
                     sh.counters.bounces_rewritten++;
                     log::line(log::Level::info, "sqs=" + m.message_id + " " + w.log_prefix + ": SES bounce of " + id +
                                                     " rewritten for <" + rec->original_source + ">");
@@ -323,7 +336,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                 note(w, rcpt, "blocked", "too many hops (" + std::to_string(info.received_count) + ")");
             w.blocked_sender = r.source;
         } else {
-            store::LazyReplyHistory history([&wk]() -> store::SqliteStore& { return wk.store(); });
+            WorkerReplyHistory history(wk);
             engine::Envelope env{r.source, pending, false};
             decisions = engine::evaluate(*snap, env, info, now, &history).recipients;
         }
@@ -402,7 +415,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                 }
             }
         }
-        st.record_ingest_outcomes(r.message_id, w.fresh, now);
+        wk.store()->record_ingest_outcomes(r.message_id, w.fresh, now);
         // Fault injection for tests/integration/ingest_e2e.sh only: die after
         // the delivery is recorded and before the queue message is deleted.
         if (const char* fault = std::getenv("SESAME_INGEST_FAULT");
@@ -411,7 +424,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
 
         // Out-of-office replies: best effort, once per interval.
         auto due = [&](const engine::AutoReplyAction& a) {
-            return wk.store().record_reply_if_due(a.rule_key, a.to, now, a.interval_seconds);
+            return wk.store()->record_reply_if_due(a.rule_key, a.to, now, a.interval_seconds);
         };
         for (const auto& d : decisions) {
             if (!d.autoreply || w.outcomes[d.address] != "delivered") continue;

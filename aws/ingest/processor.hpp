@@ -15,8 +15,11 @@
 // timeout (a temporary failure, never a loss).
 //
 // Threads: one Processor for the daemon (shared, thread-safe); each worker
-// thread passes its own Worker (AWS clients and a store connection are not
-// thread-safe). process() never throws (but std::bad_alloc): any error
+// thread passes its own Worker (AWS clients are not thread-safe). The
+// workers share one store connection, a call at a time: sqlite takes one
+// writer at a time anyway, and one connection keeps its page cache, where
+// eight would re-read pages after each other's writes and sleep in each
+// other's locks. process() never throws (but std::bad_alloc): any error
 // becomes a retry with a log line.
 #pragma once
 
@@ -65,19 +68,33 @@ struct Shared {
 
     std::mutex in_progress_mutex;
     std::set<std::string> in_progress;  // SES message ids a worker holds now
+    std::mutex store_mutex;
+    std::unique_ptr<store::SqliteStore> store;  // opened on first use, under store_mutex
 };
 
-// One worker thread's own clients and store connection.
+// The shared store, locked for as long as this lives: use it for one call,
+// `w.store()->record_...(...)`, and never hold two.
+class StoreRef {
+  public:
+    explicit StoreRef(Shared& shared);
+    store::SqliteStore* operator->() const { return store_; }
+    store::SqliteStore& operator*() const { return *store_; }
+
+  private:
+    std::unique_lock<std::mutex> lock_;
+    store::SqliteStore* store_;
+};
+
+// One worker thread's own clients.
 struct Worker {
     explicit Worker(Shared& shared);
     aws::SqsClient sqs;
     aws::S3Client s3;
     aws::SesClient ses;
-    store::SqliteStore& store();  // opened on first use
+    StoreRef store() { return StoreRef(shared_); }
 
   private:
     Shared& shared_;
-    std::unique_ptr<store::SqliteStore> store_;
 };
 
 // What to do with the queue message.
