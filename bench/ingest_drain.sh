@@ -669,17 +669,6 @@ chmod 755 "$E2E"
 PIDS_FILE=$E2E/driver.pids  # what the Python driver starts (sesame-ingest, smtp-source)
 : >"$PIDS_FILE"
 DRIVER_PID=
-stop_postfix() {
-    local conf=$E2E/postfix/conf pid _
-    [ -f "$conf/main.cf" ] || return 0
-    pid=$(tr -dc 0-9 <"$E2E/postfix/queue/pid/master.pid" 2>/dev/null)
-    script -qec "postfix -c $conf stop" /dev/null >/dev/null 2>&1
-    for _ in $(seq 1 100); do
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -TERM "$pid" 2>/dev/null
-}
 cleanup() {
     local p
     if [ -n "$DRIVER_PID" ]; then kill "$DRIVER_PID" 2>/dev/null; wait "$DRIVER_PID" 2>/dev/null; fi
@@ -688,7 +677,7 @@ cleanup() {
         [ -n "$p" ] && [ -e "/proc/$p" ] && tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null |
             grep -q -e sesame-ingest -e smtp-source && kill -KILL "$p" 2>/dev/null
     done <"$PIDS_FILE"
-    stop_postfix
+    e2e_stop_postfix
     stop_emulators
     e2e_cleanup  # the sinks (E2E_PIDS), rm -rf $E2E
 }

@@ -428,23 +428,9 @@ source tests/integration/lib.sh
 E2E=$(mktemp -d "${TMPDIR:-/tmp}/sesame-bench-e2e.XXXXXX")
 chmod 755 "$E2E"
 DRIVER_PID=
-# Postfix by its configuration folder, then its master by PID if it is still
-# there 10 s later. (lib.sh's e2e_cleanup runs `postfix -c $E2E/postfix
-# stop`, which is not the configuration folder, so it cannot stop it.)
-stop_postfix() {
-    local conf=$E2E/postfix/conf pid _
-    [ -f "$conf/main.cf" ] || return 0
-    pid=$(tr -dc 0-9 <"$E2E/postfix/queue/pid/master.pid" 2>/dev/null)
-    script -qec "postfix -c $conf stop" /dev/null >/dev/null 2>&1
-    for _ in $(seq 1 100); do
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
-    done
-    kill -TERM "$pid" 2>/dev/null
-}
 cleanup() {
     [ -n "$DRIVER_PID" ] && kill "$DRIVER_PID" 2>/dev/null && wait "$DRIVER_PID" 2>/dev/null
-    stop_postfix
+    e2e_stop_postfix
     e2e_cleanup  # sesame-milter, the PIDs in E2E_PIDS (sinks, milters), rm -rf $E2E
 }
 trap cleanup EXIT

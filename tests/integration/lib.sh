@@ -28,6 +28,20 @@ e2e_wait_port() {
     return 1
 }
 
+# e2e_stop_postfix: the instance of $E2E/postfix by its configuration folder,
+# then its master by PID if it is still there 10 s later.
+e2e_stop_postfix() {
+    local conf=$E2E/postfix/conf pid _
+    [ -f "$conf/main.cf" ] || return 0
+    pid=$(tr -dc 0-9 <"$E2E/postfix/queue/pid/master.pid" 2>/dev/null)
+    script -qec "postfix -c $conf stop" /dev/null >/dev/null 2>&1
+    for _ in $(seq 1 100); do
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -TERM "$pid" 2>/dev/null
+}
+
 E2E_PIDS=()
 e2e_cleanup() {
     set +e  # clean up everything, whatever fails on the way
