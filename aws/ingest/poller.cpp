@@ -149,12 +149,14 @@ void Poller::run()
         int running = 0;
         curl_multi_perform(multi, &running);
         int left = 0;
+        bool finished = false;  // a poll ended: start it again before sleeping
         while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
             if (msg->msg != CURLMSG_DONE) continue;
             QueuePoll* p = nullptr;
             curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&p));
             curl_multi_remove_handle(multi, msg->easy_handle);
             p->active = false;
+            finished = true;
             aws::HttpResponse r;
             if (msg->data.result != CURLE_OK) {
                 r.error = curl_easy_strerror(msg->data.result);
@@ -178,9 +180,11 @@ void Poller::run()
                 fail(*p, e.what(), e.error().kind == aws::AwsError::Kind::credentials);
             }
         }
-        // Sleep until a socket is ready, a worker finished, stop(), or the
-        // next backed-off queue is due (at most a second).
-        curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+        // Sleep until a socket is ready, a worker made room (it wakes us
+        // when the waiting messages drop below `concurrency`), stop(), or
+        // the next backed-off queue is due (at most a second). Not when a
+        // poll just ended: it may start again at once.
+        if (!finished) curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
     }
     for (auto& p : polls)
         if (p.active) curl_multi_remove_handle(multi, p.easy.get());
