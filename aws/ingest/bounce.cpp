@@ -248,7 +248,7 @@ void read_report(std::string_view text, SesBounce& b)
         r.address = recipient_address(*rcpt);
         if (r.address.empty()) continue;
         if (const std::string* v = field(g, "Action")) r.action = first_word(*v, 64);
-        std::transform(r.action.begin(), r.action.end(), r.action.begin(), mime::ascii_lower);
+        r.action = mime::ascii_lower(r.action);
         if (const std::string* v = field(g, "Status")) r.status = first_word(*v, 64);
         if (const std::string* v = field(g, "Diagnostic-Code")) r.diagnostic = one_line(*v, kMaxDiagnostic);
         bool failed = r.action == "failed" || (r.action.empty() && !r.status.empty() && r.status.front() == '5');

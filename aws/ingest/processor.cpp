@@ -18,6 +18,7 @@
 #include "policy/log/log.hpp"
 #include "policy/mime/compose.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "policy/text/ascii.hpp"
 
 namespace sesame::ingest {
 
@@ -30,12 +31,6 @@ constexpr int kNoSuchKeyTries = 4;                          // S3 may not show t
 constexpr std::uint64_t kPruneEvery = 1000;                 // messages
 constexpr engine::Time kDeliveryStateSeconds = 15 * 86400;  // SQS retention (14 days) and a day
 
-std::string lower(std::string s)
-{
-    for (char& c : s) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    return s;
-}
-
 std::string join(const std::vector<std::string>& v, const char* sep)
 {
     std::string out;
@@ -47,7 +42,7 @@ std::string join(const std::vector<std::string>& v, const char* sep)
 bool in_domain(const std::string& address, const std::string& domain)
 {
     auto at = address.rfind('@');
-    return at != std::string::npos && lower(address.substr(at + 1)) == lower(domain);
+    return at != std::string::npos && text::iequals(std::string_view(address).substr(at + 1), domain);
 }
 
 // Holds an SES message id in Shared::in_progress for its lifetime.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "aws/sdk/http.hpp"
+#include "policy/text/ascii.hpp"
 
 namespace sesame::aws {
 
@@ -29,13 +30,7 @@ constexpr std::size_t kMaxAnswer = 64 * 1024;
 const char* const kEcsAddress = "http://169.254.170.2";
 const char* const kImdsAddress = "http://169.254.169.254";
 
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
+using text::ascii_lower;
 
 std::string_view trim(std::string_view s)
 {
@@ -364,7 +359,7 @@ bool allowed_full_uri(const std::string& url, std::string& reason)
         char* raw = nullptr;
         if (curl_url_get(u.get(), what, &raw, 0) != CURLUE_OK || !raw) return "";
         std::unique_ptr<char, StrFree> owned(raw);
-        return lower(raw);
+        return ascii_lower(raw);
     };
     const std::string scheme = part(CURLUPART_SCHEME);
     const std::string host = part(CURLUPART_HOST);
@@ -427,7 +422,7 @@ Outcome from_ecs(const Env& env)
 
 Outcome from_imds(const Env& env)
 {
-    if (auto off = env.get("AWS_EC2_METADATA_DISABLED"); off && lower(std::string(trim(*off))) == "true")
+    if (auto off = env.get("AWS_EC2_METADATA_DISABLED"); off && text::iequals(trim(*off), "true"))
         return nothing("disabled by AWS_EC2_METADATA_DISABLED");
     std::string base = env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").value_or(kImdsAddress);
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -532,7 +527,7 @@ std::map<std::string, std::map<std::string, std::string>> parse_aws_ini(const st
         if (indented || !section) continue;  // nested settings ("s3 =\n  key = v") and stray lines
         std::size_t eq = line.find('=');
         if (eq == std::string_view::npos) continue;
-        std::string key = lower(trim(line.substr(0, eq)));
+        std::string key = ascii_lower(trim(line.substr(0, eq)));
         if (key.empty()) continue;
         (*section)[key] = std::string(trim(line.substr(eq + 1)));
     }

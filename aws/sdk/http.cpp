@@ -12,6 +12,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::aws {
 
 namespace {
@@ -35,18 +37,7 @@ CURLcode global_init()
     return result;
 }
 
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && lower(a) == lower(b);
-}
+using text::iequals;
 
 std::string_view trim(std::string_view s)
 {
@@ -108,8 +99,8 @@ extern "C" size_t write_header(char* data, size_t size, size_t count, void* user
                 if (!more.empty()) t->response->headers.back().second += " " + std::string(more);
             }
         } else if (auto colon = line.find(':'); colon != std::string_view::npos) {
-            const auto& [name, value] = t->response->headers.emplace_back(lower(trim(line.substr(0, colon))),
-                                                                          std::string(trim(line.substr(colon + 1))));
+            const auto& [name, value] = t->response->headers.emplace_back(
+                text::ascii_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
             // Room for the whole body at once (an object of a megabyte would
             // otherwise be copied a dozen times as the string grows).
             std::size_t length = 0;

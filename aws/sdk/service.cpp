@@ -7,6 +7,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::aws {
 
 namespace {
@@ -55,8 +57,7 @@ void ServiceContext::sign(HttpRequest& request, const std::string& service) cons
     s.body = request.body;
     s.headers.emplace_back("Host", host);
     for (const auto& h : request.headers) {
-        std::string lower;
-        for (char c : h.first) lower += static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
+        const std::string lower = text::ascii_lower(h.first);
         // A previous attempt's signature must not be signed again.
         if (lower == "host" || lower == "authorization" || lower == "x-amz-date" || lower == "x-amz-security-token" ||
             lower == "x-amz-content-sha256")

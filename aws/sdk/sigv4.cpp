@@ -9,6 +9,8 @@
 #include <memory>
 #include <stdexcept>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::aws {
 
 namespace {
@@ -114,13 +116,7 @@ std::string normalize(std::string_view path)
     return out;
 }
 
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
+using text::ascii_lower;
 
 // VALUE trimmed, inner runs of whitespace made one space.
 std::string trim_all(std::string_view value)
@@ -141,12 +137,13 @@ std::string trim_all(std::string_view value)
 
 Headers::iterator find_header(Headers& headers, std::string_view lower_name)
 {
-    return std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return lower(h.first) == lower_name; });
+    return std::find_if(headers.begin(), headers.end(),
+                        [&](const auto& h) { return text::iequals(h.first, lower_name); });
 }
 
 void remove_header(Headers& headers, std::string_view lower_name)
 {
-    std::erase_if(headers, [&](const auto& h) { return lower(h.first) == lower_name; });
+    std::erase_if(headers, [&](const auto& h) { return text::iequals(h.first, lower_name); });
 }
 
 struct CanonicalHeaders {
@@ -161,7 +158,7 @@ CanonicalHeaders canonical_headers(const Headers& headers, bool omit_session_tok
     for (const auto& [name, value] : headers) {
         if (name.empty() || name.find(':') != std::string::npos)
             throw std::invalid_argument("cannot sign a header named \"" + name + "\"");
-        std::string key = lower(name);
+        std::string key = ascii_lower(name);
         if (omit_session_token && key == "x-amz-security-token") continue;
         entries.emplace_back(std::move(key), trim_all(value));
     }

@@ -24,6 +24,8 @@
 #include <string>
 #include <utility>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::deliver {
 namespace {
 
@@ -32,27 +34,13 @@ constexpr std::string_view kBase32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";  // SRS
 constexpr engine::Time kDay = 60 * 60 * 24;                               // SRS_TIME_PRECISION
 constexpr engine::Time kTimeSlots = 1024;                                 // SRS_TIME_SLOTS: 2 chars of 5 bits
 
-char ascii_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
+using text::ascii_lower;
+using text::iequals;  // strcasecmp/strncasecmp in the C locale postsrsd runs in
+using text::istarts_with;
+
 char ascii_upper(char c)
 {
     return c >= 'a' && c <= 'z' ? static_cast<char>(c - 'a' + 'A') : c;
-}
-
-// strcasecmp/strncasecmp in the C locale postsrsd runs in: ASCII letters only.
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix)
-{
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
 // SRS_IS_SRS_ADDRESS and the checks in srs_compile_guarded: "SRS0"/"SRS1"

@@ -35,14 +35,6 @@ bool is_ascii(std::string_view s)
 
 }  // namespace
 
-std::string ascii_lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
-
 namespace {
 
 // Checks a lower-case ASCII domain D; false (and WHY) if it is malformed.

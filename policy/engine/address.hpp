@@ -19,6 +19,8 @@
 #include <string_view>
 #include <vector>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::engine {
 
 // A normalised address: "local@domain", lower-cased, the domain in A-label
@@ -36,7 +38,7 @@ class Address {
 };
 
 // Lower-cases ASCII letters; other bytes are kept.
-std::string ascii_lower(std::string_view s);
+using text::ascii_lower;
 
 // Normalises a domain: lower-case, IDNA to A-labels, syntax checked.
 std::optional<std::string> normalize_domain(std::string_view domain, std::string* why = nullptr);

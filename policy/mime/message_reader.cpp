@@ -98,9 +98,7 @@ std::string keyword(const char* raw)
 {
     std::string s = strip_comments(unfold(raw));
     s.resize(std::min(s.size(), s.find(';')));
-    s = collapse_blanks(s);
-    std::transform(s.begin(), s.end(), s.begin(), ascii_lower);
-    return s;
+    return ascii_lower(collapse_blanks(s));
 }
 
 // Delivered-To, X-Original-To: the address, trimmed, angle brackets gone.

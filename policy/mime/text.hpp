@@ -7,18 +7,18 @@
 #include <string>
 #include <string_view>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::mime {
+
+// ASCII case (policy/text/ascii.hpp): header field names, addresses' domains.
+using text::ascii_lower;
+using text::iends_with;
+using text::iequals;
+using text::istarts_with;
 
 // Every run of blanks and control characters becomes one space; the ends
 // are trimmed. Safe to put on one header line.
 std::string collapse_blanks(std::string_view s);
-
-// 'A'-'Z' to 'a'-'z'; every other byte unchanged (no locale).
-char ascii_lower(char c);
-
-// ASCII case-insensitive comparisons (header field names, addresses' domains).
-bool iequals(std::string_view a, std::string_view b);
-bool istarts_with(std::string_view s, std::string_view prefix);
-bool iends_with(std::string_view s, std::string_view suffix);
 
 }  // namespace sesame::mime
