@@ -239,6 +239,7 @@ HttpResponse HttpClient::perform_once(const HttpRequest& request, std::chrono::m
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, write_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, &transfer);
+    if (request.receive_buffer) curl_easy_setopt(c, CURLOPT_BUFFERSIZE, static_cast<long>(request.receive_buffer));
 
     if (request.method == "GET") {
         curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);

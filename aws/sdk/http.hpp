@@ -38,6 +38,10 @@ struct HttpRequest {
     Headers headers;  // sent as given (Host is set by curl from url unless given)
     std::string body;
     std::size_t max_response_bytes = 0;  // 0: no cap; over: status 0, "response too large (over N bytes)"
+    // How much curl reads from the socket at a time (0: curl's 16 KiB). A GET
+    // of a large body sets more: one recv() and one poll() per 16 KiB is most
+    // of what receiving a 60 KB mail costs. The buffer stays with the client.
+    std::size_t receive_buffer = 0;
 };
 
 struct HttpResponse {

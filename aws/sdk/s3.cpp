@@ -6,6 +6,7 @@ namespace sesame::aws {
 namespace {
 
 constexpr std::string_view kMetaPrefix = "x-amz-meta-";
+constexpr std::size_t kGetReceiveBuffer = 256 * 1024;  // most mails in one read; 8 workers hold 2 MiB
 
 Metadata metadata_of(const HttpResponse& r)
 {
@@ -53,6 +54,7 @@ S3Object S3Client::get(const std::string& bucket, const std::string& key, std::s
     HttpRequest q;
     q.method = "GET";
     q.url = object_url(bucket, key);
+    q.receive_buffer = kGetReceiveBuffer;
     HttpResponse r = call(std::move(q), "S3 GetObject s3://" + bucket + "/" + key, max_bytes);
     S3Object o;
     o.metadata = metadata_of(r);

@@ -224,6 +224,34 @@ TEST(HttpClient, CapsTheResponseSize)
     EXPECT_EQ(fits.body, std::string(1000, 'y'));
 }
 
+// A bigger receive buffer (the S3 GET's) changes how the body is read, not
+// what arrives: a body several buffers long comes whole, the cap still
+// holds, and the next request on the same handle uses curl's own size.
+TEST(HttpClient, AReceiveBufferReadsTheWholeBody)
+{
+    std::string body;
+    for (int i = 0; body.size() < 700 * 1024; ++i) body += "line " + std::to_string(i) + "\r\n";
+    TestHttpServer server;
+    server.script(200, body);
+    server.script(200, body);
+    server.script(200, "small");
+    HttpClient client;
+    RetryPolicy once;
+    once.max_attempts = 1;
+    HttpRequest req = get(server, "/mail");
+    req.receive_buffer = 256 * 1024;
+    HttpResponse whole = client.perform(req, once);
+    EXPECT_EQ(whole.status, 200);
+    EXPECT_TRUE(whole.body == body) << whole.body.size() << " bytes of " << body.size();
+    req.max_response_bytes = body.size() - 1;
+    HttpResponse capped = client.perform(req, once);
+    EXPECT_EQ(capped.status, 0);
+    EXPECT_EQ(capped.error, "response too large (over " + std::to_string(body.size() - 1) + " bytes)");
+    HttpResponse next = client.perform(get(server, "/next"), once);
+    EXPECT_EQ(next.body, "small");
+    EXPECT_EQ(server.connections(), 2);  // the capped transfer's connection is not reused
+}
+
 TEST(HttpClient, SendsTheBodyByteForByte)
 {
     const std::string body("a\0b\r\n\0\xff\xfe end\0", 14);
