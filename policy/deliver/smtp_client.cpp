@@ -4,12 +4,16 @@
 // number of transactions: [RSET] MAIL RCPT... DATA, written in one go when
 // the server advertises PIPELINING (RFC 2920; replies read in order) and in
 // lock-step otherwise, then the dot-stuffed body and one final reply (SMTP)
-// or one per accepted recipient (LMTP, RFC 2033). A reused connection that
-// turns out dead (closed, reset, 421, RSET refused) before the final dot was
-// sent is dropped, with every other idle one, and the send is retried once
-// on a fresh connection: before the dot the server cannot have taken the
-// message, so nothing is sent twice. After the dot, a lost reply leaves the
-// recipients' fate unknown: tempfail, never retried here.
+// or one per accepted recipient (LMTP, RFC 2033). An SMTP server that also
+// advertises CHUNKING (RFC 3030; Postfix since 3.4) gets [RSET] MAIL RCPT...
+// "BDAT n LAST" and the undotted message in one write, and its replies in
+// one read: one round trip a message, not two. A reused connection that
+// turns out dead (closed, reset, 421, RSET refused) before the whole message
+// (the final dot, or the chunk) was written is dropped, with every other
+// idle one, and the send is retried once on a fresh connection: until then
+// the server cannot have taken the message, so nothing is sent twice.
+// After it, a lost reply leaves the recipients' fate unknown: tempfail,
+// never retried here.
 //
 // The pool's mutex guards only the idle list; no I/O happens under it.
 // Session set-up failures (greeting, EHLO/HELO, even a 5xx) are tempfail:
@@ -18,6 +22,7 @@
 
 #include <algorithm>
 #include <new>
+#include <optional>
 #include <stdexcept>
 #include <utility>
 
@@ -102,9 +107,27 @@ struct Prepared {
     std::string_view sender;
     std::vector<std::string_view> rcpts;  // without brackets; parallel to the caller's
     std::vector<bool> valid;
-    std::string body;  // encoded for DATA
+    std::string_view message;  // as the caller gave it
     bool eightbit = false;
     bool needs_smtputf8 = false;
+
+    // MESSAGE in the form the session takes, made on first use (and kept
+    // for a second attempt): dot-stuffed for DATA, canonical for BDAT.
+    const std::string& data_body()
+    {
+        if (data_body_.empty()) data_body_ = wire::encode_body(message);  // never empty once made: ".\r\n"
+        return data_body_;
+    }
+    std::string_view chunk()
+    {
+        if (!chunk_) chunk_ = wire::canonical_body(message, chunk_storage_);
+        return *chunk_;
+    }
+
+  private:
+    std::string data_body_;
+    std::string chunk_storage_;
+    std::optional<std::string_view> chunk_;
 };
 
 struct Attempt {
@@ -142,7 +165,7 @@ void decide(SendResult& result, const std::vector<bool>& unknown, const std::str
 }
 
 // One mail transaction on an established session.
-Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, bool lmtp, const Prepared& p,
+Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, bool lmtp, Prepared& p,
                  const std::vector<std::string>& rcpts, const SmtpOptions& options)
 {
     Attempt attempt;
@@ -189,30 +212,39 @@ Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, 
         return attempt;
     };
 
-    enum class Step { rset, mail, rcpt, data };
+    enum class Step { rset, mail, rcpt, data, bdat };
     struct Command {
         Step step;
         std::size_t rcpt;
         std::string text;
         std::string_view name;
     };
+    // Lock-step: one command, one reply. PIPELINING: up to kPipelineWindow
+    // commands per write (a normal message is one write: [RSET] MAIL, RCPTs,
+    // DATA), so thousands of recipients cannot fill both sides' buffers.
+    // CHUNKING too (SMTP; LMTP keeps DATA), and the envelope fits in one
+    // window: the message goes as one "BDAT n LAST" chunk in the same write,
+    // one round trip instead of two, and every reply is read after it.
+    const std::size_t window = caps.pipelining ? kPipelineWindow : 1;
+    const auto valid_rcpts = static_cast<std::size_t>(std::count(p.valid.begin(), p.valid.end(), true));
+    const bool chunking = !lmtp && caps.chunking && caps.pipelining && (reused ? 1 : 0) + valid_rcpts + 2 <= window;
     std::vector<Command> commands;
     commands.reserve(n + 3);
     if (reused) commands.push_back({Step::rset, 0, "RSET\r\n", "RSET"});
     wire::MailParams params;
-    if (caps.size) params.size = p.body.size();
+    if (caps.size) params.size = chunking ? p.chunk().size() : p.data_body().size();
     params.body_8bitmime = p.eightbit && caps.eightbitmime;
     params.smtputf8 = p.needs_smtputf8;
     commands.push_back({Step::mail, 0, wire::mail_command(p.sender, params), "MAIL FROM"});
     for (std::size_t i = 0; i < n; ++i) {
         if (p.valid[i]) commands.push_back({Step::rcpt, i, wire::rcpt_command(p.rcpts[i]), "RCPT TO"});
     }
-    commands.push_back({Step::data, 0, "DATA\r\n", "DATA"});
+    if (chunking) {
+        commands.push_back({Step::bdat, 0, wire::bdat_last_command(p.chunk().size()), "BDAT"});
+    } else {
+        commands.push_back({Step::data, 0, "DATA\r\n", "DATA"});
+    }
 
-    // Lock-step: one command, one reply. PIPELINING: up to kPipelineWindow
-    // commands per write (a normal message is one write: [RSET] MAIL, RCPTs,
-    // DATA), so thousands of recipients cannot fill both sides' buffers.
-    const std::size_t window = caps.pipelining ? kPipelineWindow : 1;
     bool mail_ok = false;
     std::vector<std::size_t> accepted;  // recipients taken at RCPT, in order
     wire::Reply data_reply;
@@ -226,14 +258,19 @@ Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, 
             std::size_t end = std::min(commands.size(), k + window);
             std::string batch;
             for (std::size_t j = k; j < end; ++j) batch += commands[j].text;
-            IoStatus st = conn.write_all(batch, options.command_timeout);
+            IoStatus st = chunking ? conn.write_all(batch, p.chunk(), options.data_timeout)
+                                   : conn.write_all(batch, options.command_timeout);
             if (st != IoStatus::ok) {
-                return abandon(io_failure(conn, st, "sending " + std::string(c.name)), st == IoStatus::closed);
+                return abandon(
+                    io_failure(conn, st, chunking ? "sending message body" : "sending " + std::string(c.name)),
+                    st == IoStatus::closed);
             }
             written = end;
+            dot_sent = chunking;  // the whole message is out: from here on its fate may be unknown
+            if (chunking) conn.quick_ack();
         }
         wire::Reply reply;
-        IoStatus st = conn.read_reply(reply, options.command_timeout);
+        IoStatus st = conn.read_reply(reply, c.step == Step::bdat ? options.data_timeout : options.command_timeout);
         if (st != IoStatus::ok) {
             return abandon(io_failure(conn, st, "receiving reply to " + std::string(c.name)), st == IoStatus::closed);
         }
@@ -270,7 +307,23 @@ Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, 
                 data_reply = std::move(reply);
                 data_answered = true;
                 break;
+            case Step::bdat:
+                data_reply = std::move(reply);
+                break;
         }
+    }
+
+    if (chunking) {
+        // The chunk's reply is the final one for those RCPT took; without
+        // them the server has refused the chunk, and the session is in step.
+        for (std::size_t i : accepted) {
+            result.recipients[i].outcome = classify(data_reply);
+            result.recipients[i].reply = data_reply.text();
+            done[i] = true;
+        }
+        attempt.reusable = data_reply.code != 421;
+        decide(result, unknown, {});
+        return attempt;
     }
 
     if (!mail_ok || accepted.empty()) {
@@ -291,7 +344,7 @@ Attempt transact(Connection& conn, const wire::Capabilities& caps, bool reused, 
         return attempt;
     }
 
-    IoStatus st = conn.write_all(p.body, options.data_timeout);
+    IoStatus st = conn.write_all(p.data_body(), options.data_timeout);
     if (st != IoStatus::ok) return abandon(io_failure(conn, st, "sending message body"), st == IoStatus::closed);
     dot_sent = true;
 
@@ -594,7 +647,7 @@ SendResult SmtpPool::send_checked(std::string_view mail_from, const std::vector<
         return whole_failure(rcpts, Outcome::permfail,
                              "invalid recipient address (empty, control character or angle bracket)");
     }
-    p.body = wire::encode_body(message);
+    p.message = message;
     p.eightbit = wire::has_8bit(message);
 
     const bool lmtp = endpoint_.protocol == Endpoint::Protocol::lmtp;

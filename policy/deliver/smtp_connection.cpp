@@ -17,9 +17,11 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -188,12 +190,23 @@ std::unique_ptr<Connection> Connection::open(const Endpoint& endpoint, milliseco
     return std::unique_ptr<Connection>(new Connection(std::move(fd), std::move(peer)));
 }
 
-IoStatus Connection::write_all(std::string_view data, milliseconds timeout)
+IoStatus Connection::write_all(std::string_view head, std::string_view body, milliseconds timeout)
 {
-    while (!data.empty()) {
-        ssize_t n = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
+    while (!head.empty() || !body.empty()) {
+        iovec parts[2];
+        int count = 0;
+        for (std::string_view part : {head, body}) {
+            if (!part.empty()) parts[count++] = {const_cast<char*>(part.data()), part.size()};
+        }
+        msghdr msg{};
+        msg.msg_iov = parts;
+        msg.msg_iovlen = static_cast<std::size_t>(count);
+        ssize_t n = ::sendmsg(fd_.get(), &msg, MSG_NOSIGNAL);
         if (n > 0) {
-            data.remove_prefix(static_cast<std::size_t>(n));
+            auto sent = static_cast<std::size_t>(n);
+            std::size_t from_head = std::min(sent, head.size());
+            head.remove_prefix(from_head);
+            body.remove_prefix(sent - from_head);
             continue;
         }
         if (n < 0 && errno == EINTR) continue;
@@ -213,6 +226,12 @@ IoStatus Connection::write_all(std::string_view data, milliseconds timeout)
         return IoStatus::closed;
     }
     return IoStatus::ok;
+}
+
+void Connection::quick_ack()
+{
+    int one = 1;
+    (void)::setsockopt(fd_.get(), IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
 }
 
 IoStatus Connection::read_reply(wire::Reply& out, milliseconds timeout)

@@ -115,6 +115,8 @@ Capabilities parse_ehlo(const Reply& reply)
             caps.eightbitmime = true;
         } else if (keyword == "SMTPUTF8") {
             caps.smtputf8 = true;
+        } else if (keyword == "CHUNKING") {
+            caps.chunking = true;
         } else if (keyword == "SIZE") {
             std::uint64_t limit = 0;
             auto [end, ec] = std::from_chars(arg.data(), arg.data() + arg.size(), limit);
@@ -124,29 +126,62 @@ Capabilities parse_ehlo(const Reply& reply)
     return caps;
 }
 
-std::string encode_body(std::string_view message)
+namespace {
+
+// Appends MESSAGE's lines to OUT, each ending in CRLF (a bare LF gets its CR,
+// a missing final line end is added), with one more '.' before a line that
+// starts with one when DOT_STUFF. A line at a time: memchr finds the ends.
+void append_crlf_lines(std::string_view message, std::string& out, bool dot_stuff)
 {
-    std::string out;
-    out.reserve(message.size() + message.size() / 64 + 8);
-    // A line at a time: memchr finds the ends, whole lines are appended.
     const char* p = message.data();
     const char* const end = p + message.size();
     while (p < end) {
-        if (*p == '.') out += '.';
+        if (dot_stuff && *p == '.') out += '.';
         const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<std::size_t>(end - p)));
         if (nl == nullptr) {
             out.append(p, end);
             out += "\r\n";
             break;
         }
-        // CRLF keeps its CR; a bare LF gets one.
         const bool has_cr = nl > message.data() && nl[-1] == '\r';
         out.append(p, nl);
         out += has_cr ? "\n" : "\r\n";
         p = nl + 1;
     }
+}
+
+}  // namespace
+
+std::string encode_body(std::string_view message)
+{
+    std::string out;
+    out.reserve(message.size() + message.size() / 64 + 8);
+    append_crlf_lines(message, out, true);
     out += ".\r\n";
     return out;
+}
+
+std::string_view canonical_body(std::string_view message, std::string& storage)
+{
+    // Canonical already when every LF follows a CR and the last byte is an LF.
+    bool canonical = message.ends_with("\r\n");
+    for (std::size_t at = 0; canonical;) {
+        const void* nl = std::memchr(message.data() + at, '\n', message.size() - at);
+        if (nl == nullptr) break;
+        at = static_cast<std::size_t>(static_cast<const char*>(nl) - message.data());
+        canonical = at > 0 && message[at - 1] == '\r';
+        ++at;
+    }
+    if (canonical) return message;
+    storage.clear();
+    storage.reserve(message.size() + message.size() / 64 + 2);
+    append_crlf_lines(message, storage, false);
+    return storage;
+}
+
+std::string bdat_last_command(std::size_t size)
+{
+    return "BDAT " + std::to_string(size) + " LAST\r\n";
 }
 
 bool has_8bit(std::string_view bytes)

@@ -10,7 +10,8 @@
 // Body encoding (RFC 5321 4.1.1.4 and 4.5.2, and what Postfix's smtpd
 // reads): LF and CRLF both end a line and leave as CRLF; a bare CR is an
 // ordinary byte and is sent as is, as Postfix keeps it; lines starting with
-// '.' get one more '.'; a missing final line end is added.
+// '.' get one more '.'; a missing final line end is added. A BDAT chunk
+// (RFC 3030 CHUNKING) carries the same lines without the dots.
 #pragma once
 
 #include <cstddef>
@@ -48,12 +49,20 @@ struct Capabilities {
     bool pipelining = false;
     bool eightbitmime = false;
     bool smtputf8 = false;
+    bool chunking = false;              // BDAT
     std::optional<std::uint64_t> size;  // SIZE with a limit (0 = no limit)
 };
 Capabilities parse_ehlo(const Reply& reply);
 
 // The DATA body: CRLF line ends, dot-stuffed, ending with CRLF "." CRLF.
 std::string encode_body(std::string_view message);
+
+// MESSAGE with CRLF line ends and a final CRLF, for BDAT: MESSAGE itself
+// when it is so already (the usual case: no copy), else a copy in STORAGE.
+std::string_view canonical_body(std::string_view message, std::string& storage);
+
+// "BDAT <size> LAST" CRLF: the whole message as one chunk.
+std::string bdat_last_command(std::size_t size);
 
 // Any byte with the high bit set.
 bool has_8bit(std::string_view bytes);

@@ -21,6 +21,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,6 +61,7 @@ struct Listener {
 struct Script {
     bool lmtp = false;
     bool pipelining = true;
+    bool chunking = false;  // advertise CHUNKING and take "BDAT n LAST"
     // Read MAIL, every RCPT and DATA before answering any: a client that
     // waits for MAIL's reply before sending RCPT would wait forever.
     bool batch = false;
@@ -84,6 +86,12 @@ class FakeServer {
     std::string endpoint() const { return listener_.endpoint(script_.lmtp ? "lmtp" : "smtp"); }
     int connections() const { return connections_; }
     int messages() const { return messages_; }
+    // The last BDAT chunk taken, byte for byte.
+    std::string last_chunk() const
+    {
+        std::lock_guard lock(mutex_);
+        return last_chunk_;
+    }
 
   private:
     // One line without its CRLF; false on EOF, error or stop.
@@ -104,6 +112,23 @@ class FakeServer {
             if (n <= 0) return false;
             buffer.append(chunk, static_cast<std::size_t>(n));
         }
+    }
+
+    // Exactly SIZE bytes (after what BUFFER holds); false on EOF or stop.
+    bool read_bytes(int fd, std::string& buffer, std::size_t size, std::string& out)
+    {
+        while (buffer.size() < size) {
+            pollfd pfd{fd, POLLIN, 0};
+            if (stop_) return false;
+            if (::poll(&pfd, 1, 20) <= 0) continue;
+            char chunk[65536];
+            ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
+            if (n <= 0) return false;
+            buffer.append(chunk, static_cast<std::size_t>(n));
+        }
+        out = buffer.substr(0, size);
+        buffer.erase(0, size);
+        return true;
     }
 
     static void say(int fd, const std::string& text)
@@ -129,7 +154,7 @@ class FakeServer {
             std::string verb = line.substr(0, 4);
             if (verb == "EHLO" || verb == "LHLO") {
                 say(fd, std::string("250-fake.example\r\n") + (script_.pipelining ? "250-PIPELINING\r\n" : "") +
-                            "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
+                            (script_.chunking ? "250-CHUNKING\r\n" : "") + "250-8BITMIME\r\n250 ENHANCEDSTATUSCODES");
             } else if (verb == "HELO") {
                 say(fd, "250 fake.example");
             } else if (verb == "MAIL") {
@@ -155,6 +180,20 @@ class FakeServer {
                 } else {
                     say(fd, script_.final_reply(""));
                 }
+            } else if (verb == "BDAT" && script_.chunking) {
+                // "BDAT n LAST": the chunk follows whatever was answered
+                // before; without a recipient it is read and refused.
+                std::string chunk;
+                if (!read_bytes(fd, buffer, std::stoul(line.substr(5)), chunk)) return;
+                bool go = !accepted.empty() && script_.reply_to_mail.empty();
+                if (go) {
+                    std::lock_guard lock(mutex_);
+                    last_chunk_ = chunk;
+                }
+                if (go && ++messages_ == script_.hang_up_after_dot_of) return;
+                answer(go ? script_.final_reply("") : "554 5.5.1 Error: no valid recipients");
+                ::send(fd, pending.data(), pending.size(), MSG_NOSIGNAL);
+                pending.clear();
             } else if (verb == "RSET") {
                 accepted.clear();
                 say(fd, "250 2.0.0 Ok");
@@ -187,6 +226,8 @@ class FakeServer {
     std::atomic<bool> stop_{false};
     std::atomic<int> connections_{0};
     std::atomic<int> messages_{0};
+    mutable std::mutex mutex_;  // guards last_chunk_
+    std::string last_chunk_;
     std::thread thread_;
 };
 
@@ -279,6 +320,77 @@ TEST(SmtpFake, PipeliningSendsMailRcptDataInOneGo)
     }
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     EXPECT_EQ(server.connections(), 1);
+}
+
+// CHUNKING: envelope and message in one write, every reply after it. The
+// fake answers nothing until it has the chunk (batch), so a client that
+// waited for a reply before sending the message would time out.
+TEST(SmtpFake, ChunkingSendsTheMessageUndottedWithTheEnvelope)
+{
+    Script script;
+    script.chunking = true;
+    script.batch = true;
+    FakeServer server(script);
+    SmtpOptions options = fast_options();
+    options.command_timeout = 2s;
+    options.data_timeout = 2s;
+    SmtpPool pool(Endpoint::parse(server.endpoint()), options);
+    const std::string message = "Subject: dots\n\n.leading dot\r\n..two\nlast line without an end";
+    for (int i = 0; i < 2; ++i) {  // the second one with RSET in front
+        SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, message);
+        EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
+        EXPECT_EQ(r.reply, "250 2.0.0 Ok: queued as 4XyZ");
+        // Line ends made CRLF, the final one added, and no dot-stuffing.
+        EXPECT_EQ(server.last_chunk(), "Subject: dots\r\n\r\n.leading dot\r\n..two\r\nlast line without an end\r\n");
+    }
+    EXPECT_EQ(server.messages(), 2);
+    EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(SmtpFake, ChunkingKeepsEachRecipientsReply)
+{
+    Script script;
+    script.chunking = true;
+    script.rcpt_reply = [](const std::string& rcpt) -> std::string {
+        return rcpt.starts_with("gone") ? "550 5.1.1 <" + rcpt + ">: User unknown" : "250 2.1.5 Ok";
+    };
+    FakeServer server(script);
+    SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
+    SendResult r = pool.send("s@example.com", {"gone@example.net", "a@example.net"}, kMessage);
+    EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
+    ASSERT_EQ(r.recipients.size(), 2u);
+    EXPECT_EQ(r.recipients[0].outcome, Outcome::permfail);
+    EXPECT_EQ(r.recipients[0].reply, "550 5.1.1 <gone@example.net>: User unknown");
+    EXPECT_EQ(r.recipients[1].outcome, Outcome::ok);
+    EXPECT_EQ(r.recipients[1].reply, "250 2.0.0 Ok: queued as 4XyZ");
+    EXPECT_EQ(server.last_chunk(), kMessage);
+
+    // Nobody accepted: the chunk is refused, the RCPT replies decide, and
+    // the session is still in step for the next message.
+    r = pool.send("s@example.com", {"gone@example.net"}, kMessage);
+    EXPECT_EQ(r.outcome, Outcome::permfail);
+    EXPECT_EQ(r.reply, "550 5.1.1 <gone@example.net>: User unknown");
+    EXPECT_EQ(pool.send("s@example.com", {"b@example.net"}, kMessage).outcome, Outcome::ok);
+    EXPECT_EQ(server.messages(), 2);
+    EXPECT_EQ(server.connections(), 1);
+}
+
+TEST(SmtpFake, ChunkingReplyLostAfterTheChunkIsNotRetried)
+{
+    // The server reads the whole chunk, then hangs up without a reply: it
+    // may have taken the message, so sending it again could duplicate it.
+    Script script;
+    script.chunking = true;
+    script.hang_up_after_dot_of = 2;
+    FakeServer server(script);
+    SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
+    ASSERT_EQ(pool.send("s@example.com", {"a@example.net"}, kMessage).outcome, Outcome::ok);
+    SendResult r = pool.send("s@example.com", {"a@example.net"}, kMessage);
+    EXPECT_EQ(r.outcome, Outcome::tempfail);
+    EXPECT_NE(r.reply.find("lost connection with 127.0.0.1:"), std::string::npos) << r.reply;
+    EXPECT_NE(r.reply.find("while receiving reply to BDAT"), std::string::npos) << r.reply;
+    EXPECT_EQ(server.messages(), 2);
+    EXPECT_EQ(server.connections(), 1) << "no retry once the chunk is out";
 }
 
 TEST(SmtpFake, RefusedMailDecidesForEveryRecipient)

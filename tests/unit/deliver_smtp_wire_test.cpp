@@ -48,6 +48,30 @@ TEST(SmtpWire, EncodeBody)
     }
 }
 
+// The BDAT chunk: the same lines as DATA's, no dots added, no terminator;
+// a message already in that form is used as it is, not copied.
+TEST(SmtpWire, CanonicalBody)
+{
+    const std::vector<BodyCase> cases = {
+        {"empty message", "", ""},
+        {"crlf kept", "a\r\nb\r\n", "a\r\nb\r\n"},
+        {"bare lf becomes crlf", "a\nb\n", "a\r\nb\r\n"},
+        {"one bare lf among crlf", "a\r\nb\nc\r\n", "a\r\nb\r\nc\r\n"},
+        {"missing final line end added", "a\r\nb", "a\r\nb\r\n"},
+        {"bare cr kept as a byte", "a\rb\n", "a\rb\r\n"},
+        {"lf first", "\na\r\n", "\r\na\r\n"},
+        {"dots untouched", ".hidden\r\n.\r\n..x\n", ".hidden\r\n.\r\n..x\r\n"},
+    };
+    for (const auto& c : cases) {
+        std::string storage;
+        EXPECT_EQ(wire::canonical_body(c.message, storage), c.want) << c.name;
+    }
+    const std::string crlf = "Subject: x\r\n\r\nbody\r\n";
+    std::string storage;
+    EXPECT_EQ(wire::canonical_body(crlf, storage).data(), crlf.data()) << "copied although already canonical";
+    EXPECT_EQ(wire::bdat_last_command(25), "BDAT 25 LAST\r\n");
+}
+
 struct ReplyCase {
     std::string name;
     std::string input;
@@ -122,13 +146,14 @@ TEST(SmtpWire, ParseEhlo)
     std::size_t consumed = 0;
     std::string error;
     ASSERT_EQ(wire::parse_reply("250-mx.example.com hello\r\n250-pipelining\r\n250-SIZE 10240000\r\n"
-                                "250-8BITMIME\r\n250-SMTPUTF8\r\n250 ENHANCEDSTATUSCODES\r\n",
+                                "250-8BITMIME\r\n250-SMTPUTF8\r\n250-CHUNKING\r\n250 ENHANCEDSTATUSCODES\r\n",
                                 reply, consumed, error),
               wire::ParseStatus::complete);
     wire::Capabilities caps = wire::parse_ehlo(reply);
     EXPECT_TRUE(caps.pipelining);
     EXPECT_TRUE(caps.eightbitmime);
     EXPECT_TRUE(caps.smtputf8);
+    EXPECT_TRUE(caps.chunking);
     ASSERT_TRUE(caps.size.has_value());
     EXPECT_EQ(*caps.size, 10240000u);
 
@@ -136,6 +161,7 @@ TEST(SmtpWire, ParseEhlo)
     ASSERT_EQ(wire::parse_reply("250 PIPELINING\r\n", reply, consumed, error), wire::ParseStatus::complete);
     caps = wire::parse_ehlo(reply);
     EXPECT_FALSE(caps.pipelining);
+    EXPECT_FALSE(caps.chunking);
     EXPECT_FALSE(caps.size.has_value());
 }
 
