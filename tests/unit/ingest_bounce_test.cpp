@@ -9,9 +9,7 @@
 // with gmime (mime::read_message) to see what a mail client would see.
 #include <gmime/gmime.h>
 
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <optional>
 #include <random>
 #include <string>
@@ -23,6 +21,7 @@
 
 #include "aws/ingest/bounce.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/test_text.hpp"
 
 using sesame::ingest::BouncedRecipient;
 using sesame::ingest::is_ses_mailer_daemon;
@@ -36,28 +35,10 @@ const std::string kMarker = "X-Sesame-Processed";
 
 std::string read_sample(const std::string& name)
 {
-    std::ifstream in(std::string(SESAME_SOURCE_DIR) + "/tests/data/ses/" + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open tests/data/ses/" << name;
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return sesame::testdata::read("ses/" + name);
 }
-
-std::string with_crlf(std::string_view s)
-{
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) out += '\r';
-        out += s[i];
-    }
-    return out;
-}
-
-std::string with_lf(std::string_view s)
-{
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i)
-        if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) out += s[i];
-    return out;
-}
+using sesame::testdata::with_crlf;
+using sesame::testdata::with_lf;
 
 // S with the first FROM replaced by TO (which must be there).
 std::string replaced(std::string s, std::string_view from, std::string_view to)

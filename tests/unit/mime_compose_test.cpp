@@ -12,8 +12,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,6 +22,7 @@
 #include "policy/mime/compose.hpp"
 #include "policy/mime/gobject_ptr.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/test_text.hpp"
 
 using sesame::engine::AutoReplyAction;
 using sesame::engine::MessageInfo;
@@ -49,30 +48,10 @@ ComposeContext context()
 
 std::string read_sample(const std::string& name)
 {
-    std::ifstream in(std::string(SESAME_SOURCE_DIR) + "/tests/data/" + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open tests/data/" << name;
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    return sesame::testdata::read("" + name);
 }
-
-// Every LF not already preceded by CR becomes CR LF.
-std::string with_crlf(std::string_view s)
-{
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '\n' && (i == 0 || s[i - 1] != '\r')) out += '\r';
-        out += s[i];
-    }
-    return out;
-}
-
-// Every CR LF becomes LF.
-std::string with_lf(std::string_view s)
-{
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i)
-        if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) out += s[i];
-    return out;
-}
+using sesame::testdata::with_crlf;
+using sesame::testdata::with_lf;
 
 std::string bytes_0_to_255()
 {
