@@ -88,7 +88,7 @@ Item item_of(const json& j, const char* key, const std::string& operation)
     if (it == j.end() || it->is_null()) return {};
     if (!it->is_object()) bad_answer(operation, 200, std::string(key) + " is not an object");
     try {
-        return it->get<Item>();
+        return item_from_json(*it);
     } catch (const std::invalid_argument& e) {
         bad_answer(operation, 200, e.what());
     }
@@ -221,11 +221,11 @@ void from_json(const json& j, AttributeValue& v)
             break;
         case T::L:
             if (!inner.is_array()) bad_value("L must be an array", j);
-            for (const auto& e : inner) out.list.push_back(e.get<AttributeValue>());
+            for (const auto& e : inner) from_json(e, out.list.emplace_back());
             break;
         case T::M:
             if (!inner.is_object()) bad_value("M must be an object", j);
-            for (const auto& [k, e] : inner.items()) out.map.emplace(k, e.get<AttributeValue>());
+            for (const auto& [k, e] : inner.items()) from_json(e, out.map[k]);
             break;
         case T::SS:
         case T::NS:
@@ -238,6 +238,14 @@ void from_json(const json& j, AttributeValue& v)
             break;
     }
     v = std::move(out);
+}
+
+Item item_from_json(const json& j)
+{
+    if (!j.is_object()) throw std::invalid_argument("an item is not a JSON object");
+    Item out;
+    for (const auto& [k, e] : j.items()) from_json(e, out[k]);
+    return out;
 }
 
 DynamoClient::DynamoClient(const ServiceContext& ctx, HttpOptions options)
@@ -331,7 +339,7 @@ ScanPage DynamoClient::scan(const std::string& table, const Item& start_key, int
         for (const auto& i : *it) {
             if (!i.is_object()) bad_answer("DynamoDB Scan", 200, "an item is not an object");
             try {
-                page.items.push_back(i.get<Item>());
+                page.items.push_back(item_from_json(i));
             } catch (const std::invalid_argument& e) {
                 bad_answer("DynamoDB Scan", 200, e.what());
             }

@@ -67,6 +67,9 @@ using ExpressionValues = Item;                               // ":one" -> N 1
 // type). Items convert as JSON objects through nlohmann's map support.
 void to_json(nlohmann::json& j, const AttributeValue& v);
 void from_json(const nlohmann::json& j, AttributeValue& v);
+// An Item from a JSON object of typed values (j.get<Item>() does not
+// compile with clang: nlohmann's detection trips on the recursive type).
+Item item_from_json(const nlohmann::json& j);
 
 struct ScanPage {
     std::vector<Item> items;
