@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string_view>
 #include <thread>
 #include <utility>
 
@@ -19,43 +20,25 @@ namespace {
 constexpr std::size_t batch_size = 25;  // BatchWriteItem's limit
 constexpr std::chrono::milliseconds table_poll{500};
 
-const char* type_name(AttributeValue::Type t)
+// Each type and its name in DynamoDB's JSON, one table for both directions.
+constexpr std::pair<AttributeValue::Type, std::string_view> kTypeNames[] = {
+    {AttributeValue::Type::S, "S"},       {AttributeValue::Type::N, "N"},      {AttributeValue::Type::B, "B"},
+    {AttributeValue::Type::BOOL, "BOOL"}, {AttributeValue::Type::NUL, "NULL"}, {AttributeValue::Type::L, "L"},
+    {AttributeValue::Type::M, "M"},       {AttributeValue::Type::SS, "SS"},    {AttributeValue::Type::NS, "NS"},
+    {AttributeValue::Type::BS, "BS"}};
+
+std::string type_name(AttributeValue::Type t)
 {
-    using T = AttributeValue::Type;
-    switch (t) {
-        case T::S:
-            return "S";
-        case T::N:
-            return "N";
-        case T::B:
-            return "B";
-        case T::BOOL:
-            return "BOOL";
-        case T::NUL:
-            return "NULL";
-        case T::L:
-            return "L";
-        case T::M:
-            return "M";
-        case T::SS:
-            return "SS";
-        case T::NS:
-            return "NS";
-        case T::BS:
-            return "BS";
-    }
+    for (const auto& [type, name] : kTypeNames)
+        if (type == t) return std::string(name);
     return "?";
 }
 
-std::optional<AttributeValue::Type> type_of(const std::string& name)
+std::optional<AttributeValue::Type> type_of(std::string_view name)
 {
-    using T = AttributeValue::Type;
-    static const std::map<std::string, T> types = {{"S", T::S},      {"N", T::N},  {"B", T::B}, {"BOOL", T::BOOL},
-                                                   {"NULL", T::NUL}, {"L", T::L},  {"M", T::M}, {"SS", T::SS},
-                                                   {"NS", T::NS},    {"BS", T::BS}};
-    auto it = types.find(name);
-    if (it == types.end()) return std::nullopt;
-    return it->second;
+    for (const auto& [type, n] : kTypeNames)
+        if (n == name) return type;
+    return std::nullopt;
 }
 
 [[noreturn]] void bad_value(const std::string& why, const json& j)
