@@ -310,41 +310,64 @@ bool DynamoClient::delete_item(const std::string& table, const Item& key, const 
     return call_conditional("DeleteItem", body).has_value();
 }
 
-ScanPage DynamoClient::scan(const std::string& table, const Item& start_key, int limit, bool consistent_read)
+ScanPage DynamoClient::page(const std::string& operation, json body, const Item& start_key)
 {
-    json body = {{"TableName", table}, {"ConsistentRead", consistent_read}};
+    const std::string what = "DynamoDB " + operation;
     if (!start_key.empty()) body["ExclusiveStartKey"] = start_key;
-    if (limit > 0) body["Limit"] = limit;
-    json a = call("Scan", body);
+    json a = call(operation, body);
     ScanPage page;
     if (auto it = a.find("Items"); it != a.end()) {
-        if (!it->is_array()) bad_answer("DynamoDB Scan", 200, "Items is not an array");
+        if (!it->is_array()) bad_answer(what, 200, "Items is not an array");
         for (const auto& i : *it) {
-            if (!i.is_object()) bad_answer("DynamoDB Scan", 200, "an item is not an object");
+            if (!i.is_object()) bad_answer(what, 200, "an item is not an object");
             try {
                 page.items.push_back(item_from_json(i));
             } catch (const std::invalid_argument& e) {
-                bad_answer("DynamoDB Scan", 200, e.what());
+                bad_answer(what, 200, e.what());
             }
         }
     }
-    page.last_key = item_of(a, "LastEvaluatedKey", "DynamoDB Scan");
+    page.last_key = item_of(a, "LastEvaluatedKey", what);
     return page;
 }
 
-std::vector<Item> DynamoClient::scan_all(const std::string& table, int page_limit, bool consistent_read)
+std::vector<Item> DynamoClient::all_pages(const std::string& operation, const json& body)
 {
     std::vector<Item> all;
     Item start;
     do {
-        ScanPage page = scan(table, start, page_limit, consistent_read);
-        all.insert(all.end(), std::make_move_iterator(page.items.begin()), std::make_move_iterator(page.items.end()));
+        ScanPage p = page(operation, body, start);
+        all.insert(all.end(), std::make_move_iterator(p.items.begin()), std::make_move_iterator(p.items.end()));
         // A page that ends where it began would loop for ever.
-        if (!page.last_key.empty() && page.last_key == start)
-            bad_answer("DynamoDB Scan", 200, "LastEvaluatedKey repeats the ExclusiveStartKey");
-        start = std::move(page.last_key);
+        if (!p.last_key.empty() && p.last_key == start)
+            bad_answer("DynamoDB " + operation, 200, "LastEvaluatedKey repeats the ExclusiveStartKey");
+        start = std::move(p.last_key);
     } while (!start.empty());
     return all;
+}
+
+ScanPage DynamoClient::scan(const std::string& table, const Item& start_key, int limit, bool consistent_read)
+{
+    json body = {{"TableName", table}, {"ConsistentRead", consistent_read}};
+    if (limit > 0) body["Limit"] = limit;
+    return page("Scan", std::move(body), start_key);
+}
+
+std::vector<Item> DynamoClient::scan_all(const std::string& table, int page_limit, bool consistent_read)
+{
+    json body = {{"TableName", table}, {"ConsistentRead", consistent_read}};
+    if (page_limit > 0) body["Limit"] = page_limit;
+    return all_pages("Scan", body);
+}
+
+std::vector<Item> DynamoClient::query_all(const std::string& table, const std::string& key_condition,
+                                          const ExpressionNames& names, const ExpressionValues& values,
+                                          bool consistent_read)
+{
+    json body = {{"TableName", table}, {"ConsistentRead", consistent_read}};
+    add_expression(body, "", names, values);
+    body["KeyConditionExpression"] = key_condition;
+    return all_pages("Query", body);
 }
 
 void DynamoClient::batch_write(const std::string& table, const std::vector<Item>& puts,
@@ -385,9 +408,26 @@ void DynamoClient::batch_write(const std::string& table, const std::vector<Item>
 void DynamoClient::create_table(const std::string& table, const std::string& key_attribute, const std::string& key_type,
                                 std::chrono::milliseconds wait)
 {
+    create_table(table, KeySchema{key_attribute, key_type, "", "S"}, wait);
+}
+
+void DynamoClient::enable_ttl(const std::string& table, const std::string& attribute)
+{
+    call("UpdateTimeToLive",
+         {{"TableName", table}, {"TimeToLiveSpecification", {{"AttributeName", attribute}, {"Enabled", true}}}});
+}
+
+void DynamoClient::create_table(const std::string& table, const KeySchema& key, std::chrono::milliseconds wait)
+{
+    json definitions = {{{"AttributeName", key.hash}, {"AttributeType", key.hash_type}}};
+    json schema = {{{"AttributeName", key.hash}, {"KeyType", "HASH"}}};
+    if (!key.range.empty()) {
+        definitions.push_back({{"AttributeName", key.range}, {"AttributeType", key.range_type}});
+        schema.push_back({{"AttributeName", key.range}, {"KeyType", "RANGE"}});
+    }
     call("CreateTable", {{"TableName", table},
-                         {"AttributeDefinitions", {{{"AttributeName", key_attribute}, {"AttributeType", key_type}}}},
-                         {"KeySchema", {{{"AttributeName", key_attribute}, {"KeyType", "HASH"}}}},
+                         {"AttributeDefinitions", definitions},
+                         {"KeySchema", schema},
                          {"BillingMode", "PAY_PER_REQUEST"}});
     for (std::chrono::milliseconds waited{0};; waited += table_poll) {
         std::optional<TableDescription> d = describe_table(table);
@@ -421,7 +461,10 @@ std::optional<TableDescription> DynamoClient::describe_table(const std::string& 
     if (auto c = t->find("ItemCount"); c != t->end() && c->is_number_integer()) d.item_count = c->get<long long>();
     if (auto ks = t->find("KeySchema"); ks != t->end() && ks->is_array())
         for (const auto& k : *ks)
-            if (k.is_object() && string_of(k, "KeyType") == "HASH") d.key_attribute = string_of(k, "AttributeName");
+            if (k.is_object()) {
+                if (string_of(k, "KeyType") == "HASH") d.key_attribute = string_of(k, "AttributeName");
+                if (string_of(k, "KeyType") == "RANGE") d.range_attribute = string_of(k, "AttributeName");
+            }
     if (auto ad = t->find("AttributeDefinitions"); ad != t->end() && ad->is_array())
         for (const auto& def : *ad)
             if (def.is_object() && string_of(def, "AttributeName") == d.key_attribute)

@@ -80,8 +80,17 @@ struct TableDescription {
     std::string name;
     std::string status;  // CREATING, ACTIVE, ...
     std::string key_attribute;
-    std::string key_type;  // S, N, B
+    std::string key_type;         // S, N, B
+    std::string range_attribute;  // "" when the key is the hash key alone
     long long item_count = 0;
+};
+
+// A table's primary key: a hash key, and a range (sort) key when RANGE is set.
+struct KeySchema {
+    std::string hash;
+    std::string hash_type = "S";
+    std::string range;
+    std::string range_type = "S";
 };
 
 class DynamoClient {
@@ -110,6 +119,12 @@ class DynamoClient {
     // Every item, following LastEvaluatedKey; PAGE_LIMIT as scan()'s LIMIT.
     std::vector<Item> scan_all(const std::string& table, int page_limit = 0, bool consistent_read = true);
 
+    // Every item whose key matches KEY_CONDITION ("#h = :h"), following
+    // LastEvaluatedKey, in range-key order.
+    std::vector<Item> query_all(const std::string& table, const std::string& key_condition,
+                                const ExpressionNames& names, const ExpressionValues& values,
+                                bool consistent_read = true);
+
     // PUTS (whole items) and DELETES (keys) in chunks of 25, not atomically:
     // on failure, earlier chunks stay written. A key must not appear twice in
     // one chunk (DynamoDB refuses the batch). Throws AwsException (code
@@ -121,6 +136,11 @@ class DynamoClient {
     // returns once it is ACTIVE (polled every 500 ms for at most WAIT).
     void create_table(const std::string& table, const std::string& key_attribute, const std::string& key_type = "S",
                       std::chrono::milliseconds wait = std::chrono::seconds(60));
+    // The same with KEY's hash and range keys.
+    void create_table(const std::string& table, const KeySchema& key,
+                      std::chrono::milliseconds wait = std::chrono::seconds(60));
+    // Turns on DynamoDB's Time to Live on ATTRIBUTE (Unix seconds).
+    void enable_ttl(const std::string& table, const std::string& attribute);
     // nullopt when the table does not exist.
     std::optional<TableDescription> describe_table(const std::string& table);
     std::vector<std::string> list_tables();
@@ -131,6 +151,9 @@ class DynamoClient {
 
   private:
     nlohmann::json call(const std::string& operation, const nlohmann::json& body);
+    // One page of a Scan or Query (BODY without the start key), or all of them.
+    ScanPage page(const std::string& operation, nlohmann::json body, const Item& start_key);
+    std::vector<Item> all_pages(const std::string& operation, const nlohmann::json& body);
     // call(), or nullopt when DynamoDB answered ConditionalCheckFailedException.
     std::optional<nlohmann::json> call_conditional(const std::string& operation, const nlohmann::json& body);
 

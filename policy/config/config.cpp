@@ -345,6 +345,32 @@ const std::vector<Key>& keys()
          .reloadable = restart,
          .doc = "DynamoDB table of out-of-office reply state (who was answered, when).",
          .check = check_table_name},
+        {.name = "store.dynamodb.policy_table",
+         .member = &Config::store_dynamodb_policy_table,
+         .reloadable = restart,
+         .doc = "DynamoDB table of what the older workers' tables have no place for: local domains, "
+                "the blocklist patterns Sesame adds, and the policy version the daemons poll.",
+         .check = check_table_name},
+        {.name = "store.dynamodb.ingest_state_table",
+         .member = &Config::store_dynamodb_ingest_state_table,
+         .reloadable = restart,
+         .doc = "DynamoDB table of sesame-ingest's per-recipient delivery state, shared by every "
+                "ingest daemon.",
+         .check = check_table_name},
+        {.name = "store.dynamodb.poll_seconds",
+         .member = &Config::store_dynamodb_poll_seconds,
+         .reloadable = restart,
+         .doc = "How often a daemon reads the policy version item (one GetItem) to notice changes "
+                "made with `sesame`.",
+         .min = 1,
+         .max = 3600},
+        {.name = "store.dynamodb.refresh_seconds",
+         .member = &Config::store_dynamodb_refresh_seconds,
+         .reloadable = restart,
+         .doc = "How often a daemon reloads the whole policy even when the version did not move "
+                "(changes made by other tools); 0: never.",
+         .min = 0,
+         .max = 86400},
 
         {.name = "policy.domains",
          .member = &Config::policy_domains,

@@ -40,6 +40,10 @@ struct Config {
     std::string store_dynamodb_blocked_senders_table = "email-blocked-senders";
     std::string store_dynamodb_outbound_table = "ses-outbound-messages";
     std::string store_dynamodb_reply_state_table = "sesame-reply-state";
+    std::string store_dynamodb_policy_table = "sesame-policy";
+    std::string store_dynamodb_ingest_state_table = "sesame-ingest-state";
+    std::int64_t store_dynamodb_poll_seconds = 5;
+    std::int64_t store_dynamodb_refresh_seconds = 300;
     // [policy]
     std::vector<std::string> policy_domains;
     std::string recipient_delimiter = "+";

@@ -1,0 +1,55 @@
+// backend.hpp - opening the store the configuration names.
+//
+// `[store] backend` picks a backend by name. "sqlite" is built in; others
+// (DynamoDB, in aws/dynamodb) are linked into the programs and registered
+// by their main() before anything opens a store, the way Postfix's
+// dict_open_register() adds map types: the policy libraries never depend
+// on the AWS layer. A Backend says how to open a handle, how `sesame db
+// init` creates or upgrades the store, and how often the daemons should
+// poll it for changes.
+//
+// The registry is process-wide: register before starting threads; lookups
+// afterwards are read-only and safe from any thread.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "policy/config/config.hpp"
+#include "policy/engine/store.hpp"
+
+namespace sesame::store {
+
+// How a daemon's PolicySource watches a backend.
+struct WatchTiming {
+    // Between two policy_version() polls.
+    std::chrono::milliseconds poll{250};
+    // Between two full reloads made even though the version did not move
+    // (writes by tools that do not bump it); zero: never.
+    std::chrono::milliseconds full_refresh{0};
+};
+
+struct Backend {
+    // A new handle on the store CONFIG names; READ_ONLY where the backend
+    // can enforce it. Throws StoreError.
+    std::function<std::unique_ptr<engine::Store>(const config::Config&, bool read_only)> open;
+    // `sesame db init`: creates or upgrades the store; returns the lines to
+    // print (one per thing done). Idempotent. Throws StoreError.
+    std::function<std::vector<std::string>(const config::Config&)> init;
+    std::function<WatchTiming(const config::Config&)> timing;
+};
+
+// Adds (or replaces) the backend NAME.
+void register_backend(const std::string& name, Backend backend);
+
+// The backend CONFIG.store_backend names; throws StoreError when this
+// program was built without it.
+const Backend& backend_for(const config::Config& config);
+
+// backend_for(CONFIG).open(CONFIG, READ_ONLY).
+std::unique_ptr<engine::Store> open_store(const config::Config& config, bool read_only = false);
+
+}  // namespace sesame::store
