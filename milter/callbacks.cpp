@@ -235,7 +235,7 @@ void decide(Message& m)
     // on the first question (libmilter's threads come and go with the
     // connections, so an eager open would cost every message). If it cannot
     // be opened, the engine skips the reply and says why; the mail flows.
-    store::LazyReplyHistory history([&rt]() -> store::SqliteStore& { return rt.reply_store(); });
+    store::LazyReplyHistory history([&rt]() -> engine::Store& { return rt.reply_store(); });
     m.decision = engine::evaluate(*m.snapshot, env, m.info, now(), &history);
     m.needs_body = act::needs_body(m.decision->recipients);
 }

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <thread>
 
+#include "aws/dynamodb/dynamo_store.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
 #include "policy/daemon/daemon.hpp"
@@ -126,6 +127,7 @@ int run(const daemon::Args& args)
 int main(int argc, char** argv)
 {
     try {
+        dynamodb::register_backend();  // `[store] backend = "dynamodb"`
         return run(daemon::parse_args(argc, argv, "sesame-milter"));
     } catch (const std::exception& e) {
         std::cerr << "sesame-milter: " << e.what() << "\n";

@@ -16,22 +16,17 @@ Runtime* g_runtime = nullptr;
 
 Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(daemon::local_hostname())
 {
-    if (config_.store_backend != "sqlite")
-        throw std::runtime_error("store backend \"" + config_.store_backend + "\" is not available in this build");
-    policy_ = std::make_unique<store::PolicySource>(config_.store_sqlite, config::policy_settings(config_));
+    policy_ = std::make_unique<store::PolicySource>(config_);
     reinject_ = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(config_.milter_reinject));
     if (!config_.srs_domain.empty()) srs_.emplace(deliver::Srs::from_file(config_.srs_domain, config_.srs_secret_file));
 }
 
-store::SqliteStore& Runtime::reply_store()
+engine::Store& Runtime::reply_store()
 {
-    // One connection per libmilter thread: sqlite handles are not shared.
-    thread_local std::unique_ptr<store::SqliteStore> store;
-    thread_local std::string path;
-    if (!store || path != config_.store_sqlite) {
-        store = std::make_unique<store::SqliteStore>(config_.store_sqlite);
-        path = config_.store_sqlite;
-    }
+    // One handle per libmilter thread: store handles are not shared. The
+    // store's settings need a restart to change, so one open is enough.
+    thread_local std::unique_ptr<engine::Store> store;
+    if (!store) store = store::open_store(config_);
     return *store;
 }
 

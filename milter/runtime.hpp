@@ -5,7 +5,7 @@
 // replaced. Everything in it is safe to use from libmilter's threads: the
 // PolicySource hands out immutable snapshots without locks, the SmtpPool
 // gives each caller its own connection, the Srs is immutable, and the reply
-// state is written through a sqlite connection per thread.
+// state is written through a store handle per thread.
 //
 // Counters are plain atomics for now; the metrics endpoint reads them.
 #pragma once
@@ -19,8 +19,8 @@
 #include "policy/config/config.hpp"
 #include "policy/deliver/smtp_client.hpp"
 #include "policy/deliver/srs.hpp"
+#include "policy/engine/store.hpp"
 #include "policy/store/policy_source.hpp"
-#include "policy/store/sqlite_store.hpp"
 
 namespace sesame::milter {
 
@@ -42,8 +42,8 @@ class Runtime {
     const std::string& hostname() const { return hostname_; }
     Counters& counters() { return counters_; }
 
-    // This thread's connection to the store, for the reply-interval state.
-    store::SqliteStore& reply_store();
+    // This thread's handle on the store, for the reply-interval state.
+    engine::Store& reply_store();
 
     // SIGHUP: re-read the configuration file; applies what can change
     // without a restart and logs what cannot. Throws config::ConfigError.

@@ -11,7 +11,7 @@
 #   free_port                    a free TCP port on 127.0.0.1
 #   start_fauxqs DIR             SQS (JSON protocol), SNS, S3 -> FAUXQS_PORT, FAUXQS_PID
 #   start_ses_local DIR          SES v1/v2 (aws-ses-v2-local) -> SES_PORT, SES_PID
-#   start_dynalite DIR           DynamoDB                     -> DYNALITE_PORT, DYNALITE_PID
+#   start_dynalite DIR [DATA]    DynamoDB (in memory, or kept in DATA) -> DYNALITE_PORT, DYNALITE_PID
 #   start_s3rver DIR             S3 (second implementation)   -> S3RVER_PORT, S3RVER_PID
 #   stop_emulators               stops whatever the start_* calls started, by PID
 #
@@ -129,7 +129,8 @@ _emulator_kill() {
 # _emulator_start NAME VAR DIR PATH_TO_POLL COMMAND...: COMMAND may use the
 # word @PORT@, replaced by the port. Sets ${VAR}_PORT, ${VAR}_PID and
 # ${VAR}_START_MS. Retries with another port if the chosen one was taken
-# between free_port and the emulator's bind.
+# between free_port and the emulator's bind. EMULATOR_PORT=N asks for port N
+# (restarting an emulator where its clients expect it).
 _emulator_start() {
     local name=$1 var=$2 dir=$3 path=$4
     shift 4
@@ -142,7 +143,7 @@ _emulator_start() {
     mkdir -p "$dir" || return 1
     local port pid arg t0 code deadline cmd
     for _ in 1 2 3; do
-        port=$(free_port) || return 1
+        port=${EMULATOR_PORT:-$(free_port)} || return 1
         cmd=()
         for arg in "$@"; do cmd+=("${arg//@PORT@/$port}"); done
         t0=$(date +%s%N)
@@ -205,10 +206,12 @@ start_ses_local() {
 start_dynalite() {
     local node
     node=$(emulator_node) || return 1
+    local data=()
+    [ -n "${2:-}" ] && data=(--path "$2")
     _emulator_start dynalite DYNALITE "$1" / \
         "$node" --import "$_EMULATOR_ORPHAN_GUARD" \
         "$EMULATORS_ROOT/node_modules/dynalite/cli.js" --host 127.0.0.1 --port @PORT@ \
-        --createTableMs 0 --deleteTableMs 0 --updateTableMs 0
+        --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 "${data[@]}"
 }
 
 # s3rver 3.7.1: -a/-p (default localhost and 4568), objects under

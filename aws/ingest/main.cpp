@@ -11,6 +11,7 @@
 #include <iostream>
 #include <thread>
 
+#include "aws/dynamodb/dynamo_store.hpp"
 #include "aws/ingest/poller.hpp"
 #include "aws/ingest/processor.hpp"
 #include "policy/daemon/daemon.hpp"
@@ -29,15 +30,13 @@ int run(const daemon::Args& args)
         std::cout << "configuration OK\n";
         return 0;
     }
-    if (cfg.store_backend != "sqlite")
-        throw std::runtime_error("store backend \"" + cfg.store_backend + "\" is not available in this build");
     log::configure("sesame-ingest", cfg.log_target, cfg.log_level);
 
     // Block the signals before any thread starts (libraries start some), so
     // that only sigwait() below takes them.
     const sigset_t set = daemon::block_signals();
 
-    store::PolicySource policy(cfg.store_sqlite, config::policy_settings(cfg));
+    store::PolicySource policy(cfg);
     policy.refresh();  // a first load; a failure is fatal at start
     daemon::log_policy_loaded(policy);
     // One connection kept per worker: with fewer, workers finishing together
@@ -118,6 +117,7 @@ int run(const daemon::Args& args)
 int main(int argc, char** argv)
 {
     try {
+        dynamodb::register_backend();  // `[store] backend = "dynamodb"`
         return run(daemon::parse_args(argc, argv, "sesame-ingest"));
     } catch (const std::exception& e) {
         std::cerr << "sesame-ingest: " << e.what() << "\n";

@@ -119,7 +119,7 @@ struct Work {
     SesReceipt receipt;
     std::vector<std::string> foreign;             // outside the queue's domain
     std::map<std::string, std::string> outcomes;  // recorded final outcomes (recipient -> outcome)
-    std::vector<store::IngestOutcome> fresh;      // final outcomes found in this attempt
+    std::vector<engine::IngestOutcome> fresh;     // final outcomes found in this attempt
     std::string blocked_sender;
     bool temporary = false;  // a recipient or action must be tried again
     std::string temporary_why;
@@ -163,7 +163,7 @@ Worker::Worker(Shared& shared) : sqs(shared.aws), s3(shared.aws), ses(shared.ses
 
 StoreRef::StoreRef(Shared& shared) : lock_(shared.store_mutex)
 {
-    if (!shared.store) shared.store = std::make_unique<store::SqliteStore>(shared.config.store_sqlite);
+    if (!shared.store) shared.store = store::open_store(shared.config);
     store_ = shared.store.get();
 }
 

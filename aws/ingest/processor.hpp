@@ -40,8 +40,8 @@
 #include "policy/config/config.hpp"
 #include "policy/deliver/smtp_client.hpp"
 #include "policy/deliver/srs.hpp"
+#include "policy/engine/store.hpp"
 #include "policy/store/policy_source.hpp"
-#include "policy/store/sqlite_store.hpp"
 
 namespace sesame::ingest {
 
@@ -69,7 +69,7 @@ struct Shared {
     std::mutex in_progress_mutex;
     std::set<std::string> in_progress;  // SES message ids a worker holds now
     std::mutex store_mutex;
-    std::unique_ptr<store::SqliteStore> store;  // opened on first use, under store_mutex
+    std::unique_ptr<engine::Store> store;  // opened on first use, under store_mutex
 };
 
 // The shared store, locked for as long as this lives: use it for one call,
@@ -77,12 +77,12 @@ struct Shared {
 class StoreRef {
   public:
     explicit StoreRef(Shared& shared);
-    store::SqliteStore* operator->() const { return store_; }
-    store::SqliteStore& operator*() const { return *store_; }
+    engine::Store* operator->() const { return store_; }
+    engine::Store& operator*() const { return *store_; }
 
   private:
     std::unique_lock<std::mutex> lock_;
-    store::SqliteStore* store_;
+    engine::Store* store_;
 };
 
 // One worker thread's own clients.

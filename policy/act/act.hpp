@@ -66,7 +66,7 @@ bool send_forwards(Outbound& out, const ActContext& ctx, const std::string& send
 // True when RECIPIENTS have a forward that needs the message body.
 bool needs_body(const std::vector<engine::RecipientDecision>& recipients);
 
-// The reply-interval check-and-record (SqliteStore::record_reply_if_due).
+// The reply-interval check-and-record (engine::Store::record_reply_if_due).
 using ReplyDue = std::function<bool(const engine::AutoReplyAction&)>;
 
 enum class ReplyResult { sent, not_due, failed };

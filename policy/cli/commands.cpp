@@ -12,7 +12,6 @@
 
 #include <cstring>
 #include <ctime>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -24,7 +23,7 @@
 #include "policy/engine/evaluate.hpp"
 #include "policy/engine/glob.hpp"
 #include "policy/mime/message_reader.hpp"
-#include "policy/store/sqlite_store.hpp"
+#include "policy/store/backend.hpp"
 
 namespace sesame::cli {
 
@@ -121,14 +120,9 @@ class Context {
         if (!config_) config_ = config::load_config(config_path_, explicit_);
         return *config_;
     }
-    store::SqliteStore& store(bool read_only = false)
+    engine::Store& store(bool read_only = false)
     {
-        if (!store_) {
-            if (config().store_backend != "sqlite")
-                throw store::StoreError("store backend \"" + config().store_backend +
-                                        "\" is not available in this build of sesame");
-            store_ = std::make_unique<store::SqliteStore>(config().store_sqlite, read_only);
-        }
+        if (!store_) store_ = store::open_store(config(), read_only);
         return *store_;
     }
     // Warns (does not refuse) when KEY names a domain that is not local.
@@ -152,26 +146,58 @@ class Context {
     std::string config_path_;
     bool explicit_;
     std::optional<config::Config> config_;
-    std::unique_ptr<store::SqliteStore> store_;
+    std::unique_ptr<engine::Store> store_;
 };
 
 int db_init(Context& ctx)
 {
-    const std::string path = ctx.config().store_sqlite;
-    auto parent = std::filesystem::path(path).parent_path();
-    std::error_code ec;
-    if (!parent.empty() && !std::filesystem::exists(parent, ec)) {
-        std::filesystem::create_directories(parent, ec);
-        if (ec) throw store::StoreError("store " + path + ": cannot create " + parent.string() + ": " + ec.message());
+    for (const auto& line : store::backend_for(ctx.config()).init(ctx.config())) ctx.out << line << "\n";
+    return kOk;
+}
+
+// "sqlite:PATH", "sqlite" (the configured file) or "dynamodb" (the
+// configured tables): the configuration with that store chosen.
+config::Config store_spec(const config::Config& base, const std::string& spec, const char* what)
+{
+    config::Config c = base;
+    const auto colon = spec.find(':');
+    c.store_backend = spec.substr(0, colon);
+    if (c.store_backend == "sqlite" && colon != std::string::npos) {
+        c.store_sqlite = spec.substr(colon + 1);
+        if (c.store_sqlite.empty()) throw UsageError(std::string(what) + " \"" + spec + "\": no path after sqlite:");
+    } else if (c.store_backend != "dynamodb" && c.store_backend != "sqlite") {
+        throw UsageError(std::string(what) + " \"" + spec + "\": expected sqlite:PATH, sqlite or dynamodb");
+    } else if (colon != std::string::npos) {
+        throw UsageError(std::string(what) + " \"" + spec + "\": dynamodb takes its tables from [store.dynamodb]");
     }
-    auto r = store::SqliteStore::init(path);
-    if (r.from_version == 0)
-        ctx.out << "store " << path << ": created (schema version " << r.to_version << ")\n";
-    else if (r.from_version < r.to_version)
-        ctx.out << "store " << path << ": upgraded from schema version " << r.from_version << " to " << r.to_version
-                << "\n";
-    else
-        ctx.out << "store " << path << ": already at schema version " << r.to_version << "\n";
+    return c;
+}
+
+int store_copy(Context& ctx, const std::string& from, const std::string& to)
+{
+    const config::Config source_config = store_spec(ctx.config(), from, "--from");
+    const config::Config target_config = store_spec(ctx.config(), to, "--to");
+    auto source = store::open_store(source_config, /*read_only=*/true);
+    auto target = store::open_store(target_config);
+    if (source->name() == target->name())
+        throw UsageError("--from and --to are the same store (" + source->name() + ")");
+    const engine::RuleSet rules = source->load_rules();
+    for (const auto& d : rules.domains) target->add_domain(d);
+    std::size_t added = 0;
+    for (std::size_t i = 0; i < rules.blocks.size();) {
+        // load_rules() lists blocks by key: one import per key.
+        std::size_t j = i;
+        std::vector<std::string> patterns;
+        for (; j < rules.blocks.size() && rules.blocks[j].key == rules.blocks[i].key; ++j)
+            patterns.push_back(rules.blocks[j].pattern);
+        added += target->import_blocks(rules.blocks[i].key, patterns);
+        i = j;
+    }
+    for (const auto& [key, rule] : rules.forwards) target->set_forward(key, rule);
+    for (const auto& [key, rule] : rules.ooo) target->set_ooo(key, rule);
+    ctx.out << "copied " << rules.domains.size() << " domains, " << rules.blocks.size() << " block patterns (" << added
+            << " new), " << rules.forwards.size() << " forwards, " << rules.ooo.size() << " out-of-office rules from "
+            << source->name() << " to " << target->name() << "\n";
     return kOk;
 }
 
@@ -196,7 +222,7 @@ int policy_test(Context& ctx, const std::string& from, const std::vector<std::st
     const config::Config& cfg = ctx.config();
     mime::mime_init();
     engine::MessageInfo msg = mime::read_message(raw, cfg.marker_header);
-    store::SqliteStore& st = ctx.store(/*read_only=*/true);
+    engine::Store& st = ctx.store(/*read_only=*/true);
     auto snapshot = engine::Snapshot::build(st.load_rules(), config::policy_settings(cfg));
     engine::Decision d = engine::evaluate(*snapshot, env, msg, now, &st);
     ctx.out << (json ? render_json(d) : render_text(d));
@@ -278,6 +304,16 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
 
     auto* db = app.add_subcommand("db", "the policy store")->require_subcommand(1);
     db->add_subcommand("init", "create or migrate the store")->callback([&] { action = db_init; });
+
+    auto* storecmd = app.add_subcommand("store", "the store as a whole")->require_subcommand(1);
+    auto* copy = storecmd->add_subcommand(
+        "copy",
+        "copy the policy (domains, blocks, forwards, out-of-office rules) into another store, adding to what it "
+        "holds; reply and delivery state are not copied");
+    copy->add_option("--from", a1, "sqlite:PATH, sqlite (the configured file) or dynamodb (the configured tables)")
+        ->required();
+    copy->add_option("--to", a2, "sqlite:PATH, sqlite or dynamodb; initialised already (sesame db init)")->required();
+    copy->callback([&] { action = [&](Context& c) { return store_copy(c, a1, a2); }; });
 
     auto* domain = app.add_subcommand("domain", "local domains")->require_subcommand(1);
     auto* dadd = domain->add_subcommand("add", "add a local domain");
@@ -463,7 +499,7 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
         err << "sesame: " << e.what() << "\n";
     } catch (const config::ConfigError& e) {
         err << "sesame: " << e.what() << "\n";
-    } catch (const store::StoreError& e) {
+    } catch (const engine::StoreError& e) {
         err << "sesame: " << e.what() << "\n";
     } catch (const std::exception& e) {
         err << "sesame: internal error: " << e.what() << "\n";

@@ -25,8 +25,9 @@ namespace sesame::store {
 
 // How a daemon's PolicySource watches a backend.
 struct WatchTiming {
-    // Between two policy_version() polls.
-    std::chrono::milliseconds poll{250};
+    // Between two policy_version() polls; zero: at every refresh() (the
+    // daemons' watcher calls it every 250 ms).
+    std::chrono::milliseconds poll{0};
     // Between two full reloads made even though the version did not move
     // (writes by tools that do not bump it); zero: never.
     std::chrono::milliseconds full_refresh{0};
@@ -51,5 +52,21 @@ const Backend& backend_for(const config::Config& config);
 
 // backend_for(CONFIG).open(CONFIG, READ_ONLY).
 std::unique_ptr<engine::Store> open_store(const config::Config& config, bool read_only = false);
+
+// The reply history of a store opened only when the engine first asks (a
+// message without an out-of-office rule never opens it). OPEN returns the
+// caller's handle, opening it if need be; if it throws, the engine skips
+// the reply and says why.
+class LazyReplyHistory : public engine::ReplyHistory {
+  public:
+    explicit LazyReplyHistory(std::function<engine::Store&()> open) : open_(std::move(open)) {}
+    std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
+    {
+        return open_().last_reply(mailbox, sender);
+    }
+
+  private:
+    std::function<engine::Store&()> open_;
+};
 
 }  // namespace sesame::store

@@ -1,20 +1,21 @@
 // policy_source.cpp - watching the store and swapping snapshots.
 //
-// The cheap path is a stat() of the file (was it replaced?) and PRAGMA
-// data_version on our own connection: it moves only when another
-// connection committed. Reply-state writes move it too, so the policy
-// version row decides whether a rebuild is due.
+// The cheap path costs nothing until the poll interval has passed, then the
+// backend's pre-check (sqlite: PRAGMA data_version, which moves only when
+// another connection committed; reply-state writes move it too) and the
+// policy version, which decides whether a rebuild is due.
 #include "policy/store/policy_source.hpp"
-
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
 
 namespace sesame::store {
 
-PolicySource::PolicySource(std::string path, engine::PolicySettings settings)
-    : path_(std::move(path)), settings_(std::move(settings))
+PolicySource::PolicySource(Opener open, WatchTiming timing, engine::PolicySettings settings)
+    : open_(std::move(open)), timing_(timing), settings_(std::move(settings))
+{
+}
+
+PolicySource::PolicySource(const config::Config& config)
+    : PolicySource([config] { return open_store(config, /*read_only=*/true); }, backend_for(config).timing(config),
+                   config::policy_settings(config))
 {
 }
 
@@ -25,37 +26,63 @@ void PolicySource::set_settings(engine::PolicySettings settings)
     settings_changed_ = true;
 }
 
+std::string PolicySource::last_error() const
+{
+    std::lock_guard lock(health_mutex_);
+    return last_error_;
+}
+
+std::optional<std::chrono::system_clock::time_point> PolicySource::last_success() const
+{
+    std::lock_guard lock(health_mutex_);
+    return last_success_;
+}
+
 bool PolicySource::refresh(bool force)
 {
     std::lock_guard lock(mutex_);
+    const Clock::time_point now = Clock::now();
+    const bool loaded = current_.load() != nullptr;
+    if (!force && !settings_changed_ && loaded && now < next_poll_) return false;
+    next_poll_ = now + timing_.poll;
+    if (timing_.full_refresh.count() > 0 && now >= next_full_) force = true;
     try {
-        // A file replaced under us (a restore, `mv new.db policy.db`) keeps
-        // our connection on the old inode: notice it, and reopen.
-        struct stat st {};
-        if (::stat(path_.c_str(), &st) != 0) throw StoreError("store " + path_ + ": " + std::strerror(errno));
-        if (store_ && (st.st_ino != inode_ || st.st_dev != device_)) {
+        // A handle that no longer sees the store (a sqlite file replaced
+        // under it): drop it, open anew, and reload.
+        if (store_ && store_->stale()) {
             store_.reset();
             force = true;
         }
-        if (!store_) {
-            store_ = std::make_unique<SqliteStore>(path_, /*read_only=*/true);
-            inode_ = st.st_ino;
-            device_ = st.st_dev;
+        if (!store_) store_ = open_();
+        bool rebuild = force || settings_changed_ || !loaded;
+        if (store_->may_have_changed() || rebuild) {
+            const std::uint64_t pv = store_->policy_version();
+            rebuild = rebuild || policy_version_ != pv;
         }
-        const std::uint64_t dv = store_->data_version();
-        if (!force && !settings_changed_ && data_version_ == dv && current_.load()) return false;
-        data_version_ = dv;
-        const std::uint64_t pv = store_->policy_version();
-        if (!force && !settings_changed_ && policy_version_ == pv && current_.load()) return false;
-        engine::RuleSet rules = store_->load_rules();
-        current_.store(engine::Snapshot::build(rules, settings_));
-        policy_version_ = rules.version;
-        settings_changed_ = false;
-        reloads_.fetch_add(1);
-        return true;
+        if (rebuild) {
+            engine::RuleSet rules = store_->load_rules();
+            current_.store(engine::Snapshot::build(rules, settings_));
+            policy_version_ = rules.version;
+            settings_changed_ = false;
+            next_full_ = now + timing_.full_refresh;
+            reloads_.fetch_add(1);
+        }
+        std::lock_guard health(health_mutex_);
+        last_error_.clear();
+        last_success_ = std::chrono::system_clock::now();
+        return rebuild;
     } catch (...) {
         store_.reset();  // reopen next time: the file may have been replaced
-        data_version_.reset();
+        failures_.fetch_add(1);
+        std::string why = "unknown error";
+        try {
+            throw;
+        } catch (const std::exception& e) {
+            why = e.what();
+        } catch (...) {
+        }
+        std::lock_guard health(health_mutex_);
+        last_error_ = why;
         throw;
     }
 }

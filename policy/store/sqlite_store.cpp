@@ -279,6 +279,23 @@ SqliteStore::SqliteStore(const std::string& path, bool read_only) : path_(path)
                          " is newer than this sesame understands (" + std::to_string(kSchemaVersion) + ")");
     db_ = open_db(path, read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
     if (!read_only) exec("PRAGMA synchronous = NORMAL");
+    inode_ = st.st_ino;
+    device_ = st.st_dev;
+}
+
+bool SqliteStore::stale()
+{
+    struct stat st {};
+    if (::stat(path_.c_str(), &st) != 0) throw StoreError("store " + path_ + ": " + std::strerror(errno));
+    return st.st_ino != inode_ || st.st_dev != device_;
+}
+
+bool SqliteStore::may_have_changed()
+{
+    const std::uint64_t v = data_version();
+    const bool moved = data_version_ != v;
+    data_version_ = v;
+    return moved;
 }
 
 bool SqliteStore::add_domain(const std::string& domain)

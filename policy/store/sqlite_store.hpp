@@ -14,9 +14,9 @@
 #pragma once
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -25,15 +25,13 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/engine/evaluate.hpp"
-#include "policy/engine/snapshot.hpp"
+#include "policy/engine/store.hpp"
 
 namespace sesame::store {
 
-class StoreError : public std::runtime_error {
-  public:
-    using std::runtime_error::runtime_error;
-};
+using engine::IngestOutcome;
+using engine::OutboundRecord;
+using engine::StoreError;
 
 struct SqliteCloser {
     void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
@@ -44,23 +42,7 @@ struct StmtFinalizer {
 };
 using StmtHandle = std::unique_ptr<sqlite3_stmt, StmtFinalizer>;
 
-// One final outcome of sesame-ingest for one recipient of an SES message.
-struct IngestOutcome {
-    std::string recipient;  // or "forward:" + recipient for that recipient's forwards
-    std::string outcome;    // "delivered", "blocked", "refused", "forwarded"
-    std::string detail;     // the SMTP reply or rule, one line
-};
-
-// A message Sesame sent through SES (the older workers' ses-outbound-messages).
-struct OutboundRecord {
-    std::string message_id;       // SES's MessageId
-    std::string original_source;  // our user, who should hear of bounces
-    std::vector<std::string> destination;
-    engine::Time sent_at = 0;
-    std::vector<std::string> bounced_recipients;
-};
-
-class SqliteStore : public engine::ReplyHistory {
+class SqliteStore : public engine::Store {
   public:
     // The schema version this build writes.
     static constexpr int kSchemaVersion = 3;
@@ -77,57 +59,53 @@ class SqliteStore : public engine::ReplyHistory {
     explicit SqliteStore(const std::string& path, bool read_only = false);
 
     const std::string& path() const { return path_; }
+    std::string name() const override { return "store " + path_; }
 
-    // Local domains (normalised by the caller).
-    bool add_domain(const std::string& domain);
-    bool remove_domain(const std::string& domain);
-    std::vector<std::string> domains();
+    bool add_domain(const std::string& domain) override;
+    bool remove_domain(const std::string& domain) override;
+    std::vector<std::string> domains() override;
 
-    // Blocklists. Keys and patterns are normalised and validated by the caller.
-    bool add_block(const std::string& key, const std::string& pattern);
-    bool remove_block(const std::string& key, const std::string& pattern);
-    std::vector<engine::BlockRule> blocks(const std::optional<std::string>& key = std::nullopt);
-    // Adds PATTERNS under KEY in one transaction; returns how many were new.
-    std::size_t import_blocks(const std::string& key, const std::vector<std::string>& patterns);
+    bool add_block(const std::string& key, const std::string& pattern) override;
+    bool remove_block(const std::string& key, const std::string& pattern) override;
+    std::vector<engine::BlockRule> blocks(const std::optional<std::string>& key = std::nullopt) override;
+    // In one transaction.
+    std::size_t import_blocks(const std::string& key, const std::vector<std::string>& patterns) override;
 
-    void set_forward(const std::string& key, const engine::ForwardRule& rule);
-    bool clear_forward(const std::string& key);
-    void set_ooo(const std::string& key, const engine::OooRule& rule);
-    bool clear_ooo(const std::string& key);
+    void set_forward(const std::string& key, const engine::ForwardRule& rule) override;
+    bool clear_forward(const std::string& key) override;
+    void set_ooo(const std::string& key, const engine::OooRule& rule) override;
+    bool clear_ooo(const std::string& key) override;
 
-    // Everything the engine compiles, in a stable order, in one read
-    // transaction (a consistent view even while another process writes).
-    engine::RuleSet load_rules();
+    // In one read transaction (a consistent view while another process writes).
+    engine::RuleSet load_rules() override;
 
-    // Bumped by every change to a rule table.
-    std::uint64_t policy_version();
+    // The version row, bumped by trigger on every change to a rule table.
+    std::uint64_t policy_version() override;
+    // False when PRAGMA data_version did not move since the last call:
+    // no other connection committed anything.
+    bool may_have_changed() override;
+    // True when the file at path() is no longer the one this handle has
+    // open (a restore, `mv new.db policy.db`).
+    bool stale() override;
     // SQLite's PRAGMA data_version: changes when another connection
-    // committed anything. A cheap pre-check before policy_version().
+    // committed anything.
     std::uint64_t data_version();
 
-    // Reply-interval state, keyed by the replying mailbox and the sender.
     std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override;
-    // Atomically: if no reply to SENDER was recorded for MAILBOX within
-    // INTERVAL seconds before NOW, record one at NOW and return true.
+    // One upsert, so two processes racing for the same pair cannot both win.
     bool record_reply_if_due(std::string_view mailbox, std::string_view sender, engine::Time now,
-                             engine::Time interval);
-    // Forgets replies recorded before BEFORE; returns how many.
-    std::size_t prune_replies(engine::Time before);
+                             engine::Time interval) override;
+    std::size_t prune_replies(engine::Time before) override;
 
-    // sesame-ingest's final outcomes per recipient of one SES message
-    // (recipient -> outcome); temporary failures are never recorded.
-    std::map<std::string, std::string> ingest_outcomes(std::string_view ses_message_id);
-    // Records OUTCOMES in one transaction (a later record replaces one).
+    std::map<std::string, std::string> ingest_outcomes(std::string_view ses_message_id) override;
+    // In one transaction.
     void record_ingest_outcomes(std::string_view ses_message_id, const std::vector<IngestOutcome>& outcomes,
-                                engine::Time now);
-    // Forgets delivery state recorded before BEFORE; returns how many rows.
-    std::size_t prune_ingest(engine::Time before);
+                                engine::Time now) override;
+    std::size_t prune_ingest(engine::Time before) override;
 
-    // Mail sent through SES, for bounce rewriting.
-    void record_outbound(const OutboundRecord& record);
-    std::optional<OutboundRecord> outbound(std::string_view message_id);
-    // Adds RECIPIENTS to the bounced list of MESSAGE_ID (no-op when unknown).
-    void add_bounced(std::string_view message_id, const std::vector<std::string>& recipients);
+    void record_outbound(const OutboundRecord& record) override;
+    std::optional<OutboundRecord> outbound(std::string_view message_id) override;
+    void add_bounced(std::string_view message_id, const std::vector<std::string>& recipients) override;
 
   private:
     SqliteStore() = default;
@@ -137,27 +115,14 @@ class SqliteStore : public engine::ReplyHistory {
     [[noreturn]] void fail(std::string_view what) const;
 
     std::string path_;
+    ino_t inode_ = 0;  // of the file db_ has open
+    dev_t device_ = 0;
+    std::optional<std::uint64_t> data_version_;  // last seen by may_have_changed()
     SqliteHandle db_;
     // Prepared statements not in use, by SQL text: a daemon runs the same
     // few queries for every message, so each is compiled once per
     // connection. Declared after db_, so finalised before it closes.
     mutable std::map<std::string, StmtHandle, std::less<>> idle_statements_;
-};
-
-// The reply history of a store opened only when the engine first asks (a
-// message without an out-of-office rule never opens it). OPEN returns the
-// caller's connection, opening it if need be; if it throws, the engine skips
-// the reply and says why.
-class LazyReplyHistory : public engine::ReplyHistory {
-  public:
-    explicit LazyReplyHistory(std::function<SqliteStore&()> open) : open_(std::move(open)) {}
-    std::optional<engine::Time> last_reply(std::string_view mailbox, std::string_view sender) const override
-    {
-        return open_().last_reply(mailbox, sender);
-    }
-
-  private:
-    std::function<SqliteStore&()> open_;
 };
 
 // The schema version of PATH (0: empty or new), without migrating.

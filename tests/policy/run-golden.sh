@@ -10,6 +10,9 @@
 #   --- message         everything after this line is the last command's stdin
 # The result must equal CASE.ref byte for byte. SESAME_UPDATE_GOLDEN=1
 # rewrites CASE.ref instead (review the diff before committing it).
+# SESAME_GOLDEN_DYNAMODB=URL runs the case against the DynamoDB store at URL
+# (dynalite; run-golden-dynamodb.sh starts one) instead of sqlite, in tables
+# named after the case: the same .ref must come out.
 set -euo pipefail
 sesame=$1
 case_in=$2
@@ -18,7 +21,17 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 conf=$tmp/sesame.conf
-printf '[store]\nsqlite = "%s/policy.db"\n' "$tmp" >"$conf"
+if [ -n "${SESAME_GOLDEN_DYNAMODB:-}" ]; then
+    t=golden-$(basename "$case_in" .in)
+    {
+        printf '[store]\nbackend = "dynamodb"\n[store.dynamodb]\nendpoint = "%s"\n' "$SESAME_GOLDEN_DYNAMODB"
+        for table in rules blocked_senders outbound policy reply_state ingest_state; do
+            printf '%s_table = "%s-%s"\n' "$table" "$t" "${table//_/-}"
+        done
+    } >"$conf"
+else
+    printf '[store]\nsqlite = "%s/policy.db"\n' "$tmp" >"$conf"
+fi
 commands=()
 : >"$tmp/message"
 in_message=0

@@ -95,6 +95,14 @@ const std::vector<KeyCase>& key_cases()
          [](Config& c) { c.store_dynamodb_outbound_table = "out_msgs"; }},
         {"store.dynamodb.reply_state_table", "[store.dynamodb]\nreply_state_table = \"ooo\"\n",
          [](Config& c) { c.store_dynamodb_reply_state_table = "ooo"; }},
+        {"store.dynamodb.policy_table", "[store.dynamodb]\npolicy_table = \"pol\"\n",
+         [](Config& c) { c.store_dynamodb_policy_table = "pol"; }},
+        {"store.dynamodb.ingest_state_table", "[store.dynamodb]\ningest_state_table = \"ing\"\n",
+         [](Config& c) { c.store_dynamodb_ingest_state_table = "ing"; }},
+        {"store.dynamodb.poll_seconds", "[store.dynamodb]\npoll_seconds = 1\n",
+         [](Config& c) { c.store_dynamodb_poll_seconds = 1; }},
+        {"store.dynamodb.refresh_seconds", "[store.dynamodb]\nrefresh_seconds = 0\n",
+         [](Config& c) { c.store_dynamodb_refresh_seconds = 0; }},
         {"policy.domains", "[policy]\ndomains = [\"Example.COM\", \"xn--bcher-kva.example\"]\n",
          [](Config& c) {
              c.policy_domains = {"example.com", "xn--bcher-kva.example"};

@@ -24,6 +24,7 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "policy/engine/evaluate.hpp"
@@ -623,13 +624,20 @@ bool blocks(const engine::Snapshot& snap, const std::string& sender, const std::
     return engine::evaluate_envelope(snap, sender, rcpt).verdict == engine::Verdict::reject;
 }
 
+// A PolicySource over the sqlite file PATH, as the daemons build it (read-only
+// handles), with TIMING.
+PolicySource sqlite_source(const std::string& path, WatchTiming timing = {})
+{
+    return PolicySource([path] { return std::make_unique<SqliteStore>(path, /*read_only=*/true); }, timing, settings());
+}
+
 TEST_F(Store, PolicySourceLoadsAndRebuildsOnlyOnChange)
 {
     SqliteStore::init(path_);
     SqliteStore admin(path_);
     admin.add_block("@example.com", "*@spam.com");
 
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     EXPECT_EQ(source.current(), nullptr) << "nothing before the first refresh";
     EXPECT_EQ(source.reloads(), 0u);
 
@@ -678,7 +686,7 @@ TEST_F(Store, PolicySourceRebuildsWithNewSettings)
 {
     SqliteStore::init(path_);
     SqliteStore(path_).add_block("*", "*@spam.com");
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     ASSERT_TRUE(source.refresh());
     EXPECT_FALSE(blocks(*source.current(), "bob@spam.com", "user@example.org")) << "example.org is not local yet";
     auto s = settings();
@@ -691,7 +699,7 @@ TEST_F(Store, PolicySourceRebuildsWithNewSettings)
 
 TEST_F(Store, PolicySourceBeforeTheStoreExists)
 {
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     std::string err = error_of([&] { source.refresh(); });
     EXPECT_TRUE(has(err, path_)) << "got: " << err;
     EXPECT_EQ(source.current(), nullptr) << "a failed first load leaves nothing current (daemons tempfail)";
@@ -707,20 +715,65 @@ TEST_F(Store, PolicySourceKeepsTheLastGoodSnapshotWhenTheSchemaBreaks)
 {
     SqliteStore::init(path_);
     SqliteStore(path_).add_block("@example.com", "*@spam.com");
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     ASSERT_TRUE(source.refresh());
     auto good = source.current();
 
     Raw raw(path_);
+    EXPECT_EQ(source.refresh_failures(), 0u);
+    EXPECT_EQ(source.last_error(), "");
+    ASSERT_TRUE(source.last_success());
     raw.exec("ALTER TABLE forwards RENAME TO forwards_gone; UPDATE policy_version SET version = version + 1");
     std::string err = error_of([&] { source.refresh(); });
     EXPECT_TRUE(has(err, path_) && !has(err, "(no error)")) << "got: " << err;
     EXPECT_EQ(source.current(), good);
     EXPECT_TRUE(blocks(*source.current(), "bob@spam.com", "user@example.com"));
+    // The failure is counted and kept for /readyz until a refresh works.
+    EXPECT_EQ(source.refresh_failures(), 1u);
+    EXPECT_EQ(source.last_error(), err);
+    error_of([&] { source.refresh(); });
+    EXPECT_EQ(source.refresh_failures(), 2u);
 
     raw.exec("ALTER TABLE forwards_gone RENAME TO forwards");
     EXPECT_TRUE(source.refresh());
     EXPECT_NE(source.current(), good);
+    EXPECT_EQ(source.last_error(), "");
+    EXPECT_EQ(source.refresh_failures(), 2u) << "a count of failures since start";
+}
+
+// A backend polled every few seconds (DynamoDB): refresh() between two
+// polls does not touch the store; force does.
+TEST_F(Store, PolicySourcePollsNoMoreOftenThanItsInterval)
+{
+    SqliteStore::init(path_);
+    SqliteStore admin(path_);
+    admin.add_block("@example.com", "*@spam.com");
+    PolicySource source = sqlite_source(path_, WatchTiming{std::chrono::hours(1), {}});
+    ASSERT_TRUE(source.refresh());
+    admin.add_block("@example.com", "*@evil.org");
+    EXPECT_FALSE(source.refresh()) << "polled again before the interval passed";
+    EXPECT_FALSE(blocks(*source.current(), "x@evil.org", "user@example.com"));
+    EXPECT_TRUE(source.refresh(/*force=*/true));
+    EXPECT_TRUE(blocks(*source.current(), "x@evil.org", "user@example.com"));
+}
+
+// Writes by tools that do not bump the version are found by the periodic
+// full reload. Here the version row is put back by hand after the change.
+TEST_F(Store, PolicySourceReloadsFullyWhenTheFullRefreshIsDue)
+{
+    SqliteStore::init(path_);
+    PolicySource never = sqlite_source(path_);
+    PolicySource periodic = sqlite_source(path_, WatchTiming{{}, std::chrono::milliseconds(1)});
+    ASSERT_TRUE(never.refresh());
+    ASSERT_TRUE(periodic.refresh());
+    Raw(path_).exec(
+        "INSERT INTO blocks (key, pattern) VALUES ('@example.com', '*@quiet.org');"
+        "UPDATE policy_version SET version = version - 1");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_FALSE(never.refresh()) << "the version did not move";
+    EXPECT_FALSE(blocks(*never.current(), "x@quiet.org", "user@example.com"));
+    EXPECT_TRUE(periodic.refresh()) << "the full refresh was due";
+    EXPECT_TRUE(blocks(*periodic.current(), "x@quiet.org", "user@example.com"));
 }
 
 // The store file deleted, or replaced (by a restore, by mistake): the next
@@ -730,7 +783,7 @@ TEST_F(Store, PolicySourceNoticesTheFileDeleted)
 {
     SqliteStore::init(path_);
     SqliteStore(path_).add_block("@example.com", "*@spam.com");
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     ASSERT_TRUE(source.refresh());
     auto good = source.current();
 
@@ -745,7 +798,7 @@ TEST_F(Store, PolicySourceNoticesTheFileReplacedWithGarbage)
 {
     SqliteStore::init(path_);
     SqliteStore(path_).add_block("@example.com", "*@spam.com");
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     ASSERT_TRUE(source.refresh());
     auto good = source.current();
 
@@ -766,7 +819,7 @@ TEST_F(Store, PolicySourceLoadsAStoreFileReplacedByANewOne)
 {
     SqliteStore::init(path_);
     SqliteStore(path_).add_block("@example.com", "*@spam.com");
-    PolicySource source(path_, settings());
+    PolicySource source = sqlite_source(path_);
     ASSERT_TRUE(source.refresh());
 
     // A new store is prepared aside and moved into place (a restore).
