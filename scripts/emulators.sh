@@ -13,6 +13,7 @@
 #   start_ses_local DIR          SES v1/v2 (aws-ses-v2-local) -> SES_PORT, SES_PID
 #   start_dynalite DIR [DATA]    DynamoDB (in memory, or kept in DATA) -> DYNALITE_PORT, DYNALITE_PID
 #   start_s3rver DIR             S3 (second implementation)   -> S3RVER_PORT, S3RVER_PID
+#   dynalite_call OP JSON        one raw DynamoDB request to that dynalite
 #   stop_emulators               stops whatever the start_* calls started, by PID
 #
 # Each start_* logs to DIR/<name>.log, returns once the emulator answers over
@@ -212,6 +213,17 @@ start_dynalite() {
         "$node" --import "$_EMULATOR_ORPHAN_GUARD" \
         "$EMULATORS_ROOT/node_modules/dynalite/cli.js" --host 127.0.0.1 --port @PORT@ \
         --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 "${data[@]}"
+}
+
+# dynalite_call OPERATION JSON: one raw DynamoDB call to the dynalite started
+# by start_dynalite, its answer on stdout. dynalite checks no signature, only
+# that there is one; tests use this to write and read items as other
+# programs would, not through Sesame.
+dynalite_call() {
+    curl -sS -X POST "http://127.0.0.1:$DYNALITE_PORT/" -H "X-Amz-Target: DynamoDB_20120810.$1" \
+        -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Date: 20261123T000000Z' \
+        -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20261123/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00' \
+        -d "$2"
 }
 
 # s3rver 3.7.1: -a/-p (default localhost and 4568), objects under

@@ -54,26 +54,17 @@ config() {
     } >"$1"
 }
 
-# dynamo OPERATION JSON: one raw DynamoDB call (dynalite checks no signature,
-# only that there is one).
-dynamo() {
-    curl -sS -X POST "$ENDPOINT/" -H "X-Amz-Target: DynamoDB_20120810.$1" \
-        -H 'Content-Type: application/x-amz-json-1.0' -H 'X-Amz-Date: 20261123T000000Z' \
-        -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20261123/us-east-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=00' \
-        -d "$2"
-}
-
 # --- 1. the older workers' items -------------------------------------------
 conf=$WORK/legacy.conf
 config "$conf" legacy
 init_out=$("$SESAME" --config "$conf" db init) || fail "db init"
 [ "$(grep -c ': created (key ' <<<"$init_out")" = 6 ] && ok "db init creates six tables" ||
     fail "db init said: $init_out"
-dynamo PutItem '{"TableName":"legacy-blocked-senders","Item":{"email":{"S":"bob@example.com"},
+dynalite_call PutItem '{"TableName":"legacy-blocked-senders","Item":{"email":{"S":"bob@example.com"},
   "blocked_patterns":{"L":[{"S":"*@Spam.Example"},{"S":"boss@corp.example"}]}}}' >/dev/null
-dynamo PutItem '{"TableName":"legacy-rules","Item":{"email":{"S":"carol@example.com"},
+dynalite_call PutItem '{"TableName":"legacy-rules","Item":{"email":{"S":"carol@example.com"},
   "forwards":{"L":[{"S":"carol@home.example"}]}}}' >/dev/null
-dynamo PutItem '{"TableName":"legacy-rules","Item":{"email":{"S":"dave@example.com"},
+dynalite_call PutItem '{"TableName":"legacy-rules","Item":{"email":{"S":"dave@example.com"},
   "ooo_active":{"BOOL":true},"ooo_message":{"S":"Dave is away."},"content_type":{"S":"text/plain"}}}' >/dev/null
 
 out=$("$SESAME" --config "$conf" policy test --from offers@spam.example --to bob@example.com --json)
@@ -89,7 +80,7 @@ grep -Eq '"type": ?"autoreply"' <<<"$out" && ok "an older ooo_message replies" |
 [ "$("$SESAME" --config "$conf" block list bob@example.com)" = $'bob@example.com\t*@spam.example\nbob@example.com\tboss@corp.example' ] &&
     ok "block list shows the older patterns" || fail "block list: $("$SESAME" --config "$conf" block list)"
 "$SESAME" --config "$conf" block remove bob@example.com '*@spam.example' >/dev/null || fail "block remove"
-item=$(dynamo GetItem '{"TableName":"legacy-blocked-senders","Key":{"email":{"S":"bob@example.com"}}}')
+item=$(dynalite_call GetItem '{"TableName":"legacy-blocked-senders","Key":{"email":{"S":"bob@example.com"}}}')
 grep -q 'boss@corp.example' <<<"$item" && ! grep -qi 'spam.example' <<<"$item" &&
     ok "block remove takes the pattern out of the older list, keeping the rest" || fail "older item now: $item"
 out=$("$SESAME" --config "$conf" policy test --from offers@spam.example --to bob@example.com --json)

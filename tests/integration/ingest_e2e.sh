@@ -9,6 +9,10 @@
 # S3 object is marked, what is left in the queue. One fault is injected with
 # a stand-in, and says so: an S3 "AccessDenied" answer (case 8), which the
 # emulators cannot be made to give.
+#
+# SESAME_E2E_STORE=dynamodb runs every case on the DynamoDB store (a real
+# dynalite from npm) instead of sqlite: the delivery state, the reply state
+# and the outbound table that bounce rewriting reads all live there.
 SESAME=$1
 SESAME_INGEST=$2
 AWS_TOOL=$3
@@ -23,6 +27,14 @@ E2E_PIDS+=("$FAUXQS_PID" "$SES_PID")
 
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
+STORE=${SESAME_E2E_STORE:-sqlite}
+if [ "$STORE" = dynamodb ]; then
+    start_dynalite "$E2E" || exit 1
+    E2E_PIDS+=("$DYNALITE_PID")
+    sed -i 's/^\[store\]$/[store]\nbackend = "dynamodb"/' "$E2E/sesame.conf"
+    printf '[store.dynamodb]\nendpoint = "http://127.0.0.1:%s"\npoll_seconds = 1\n' "$DYNALITE_PORT" >>"$E2E/sesame.conf"
+    "$SESAME" db init >/dev/null || exit 1
+fi
 BUCKET=inbound-mail
 "$AWS_TOOL" create-bucket $BUCKET || exit 1
 # A visibility timeout of 10 s: a daemon stopped with SIGTERM abandons its
@@ -200,8 +212,24 @@ start_ingest
 mail m9 gina@friend.example frank@example.com "ingest case 9"
 put m9 && announce m9 gina@friend.example frank@example.com
 e2e_wait_dump local "Subject: ingest case 9" >/dev/null
-ses_id() { sqlite3 "$E2E/policy.db" "SELECT message_id FROM outbound_messages WHERE original_source='frank@example.com'"; }
-e2e_check "the reply's SES message id is recorded" wait_for 10 bash -c "[ -n \"\$(sqlite3 $E2E/policy.db \"SELECT message_id FROM outbound_messages WHERE original_source='frank@example.com'\")\" ]"
+# outbound_column COLUMN WHERE-COLUMN VALUE: a column of the outbound table
+# (read from the store as another program would, not through Sesame).
+outbound_column() {
+    if [ "$STORE" = dynamodb ]; then
+        local attr=$1
+        [ "$attr" = bounced_recipients ] && attr=bouncedRecipients
+        dynalite_call Scan '{"TableName":"ses-outbound-messages"}' | python3 -c '
+import json, sys
+def text(v): return v.get("S") or " ".join(x.get("S", "") for x in v.get("L", []))
+for i in json.load(sys.stdin)["Items"]:
+    if text(i.get(sys.argv[2], {})) == sys.argv[3]: print(text(i.get(sys.argv[1], {})))' "$attr" "$2" "$3"
+    else
+        sqlite3 "$E2E/policy.db" "SELECT $1 FROM outbound_messages WHERE $2 = '$3'"
+    fi
+}
+ses_id() { outbound_column message_id original_source frank@example.com; }
+has_ses_id() { [ -n "$(ses_id)" ]; }
+e2e_check "the reply's SES message id is recorded" wait_for 10 has_ses_id
 e2e_check "the reply went out through SES" bash -c "curl -s http://127.0.0.1:$SES_PORT/store | grep -q 'gina@friend.example'"
 id=$(ses_id)
 cat >"$E2E/m9b.eml" <<EML
@@ -244,7 +272,8 @@ d=$(e2e_wait_dump local "Subject: Delivery Status Notification")
 e2e_check "the SES bounce reaches frank" test -n "$d"
 e2e_check "the bounce is rewritten: Reply-To the failed address" grep -qi "^Reply-To:.*gina@friend.example" $d
 e2e_check "the bounce is rewritten: for whom" grep -qi "^X-Sesame-Bounce-For:.*frank@example.com" $d
-e2e_check "the bounced recipient is recorded" wait_for 5 bash -c "sqlite3 $E2E/policy.db \"SELECT bounced_recipients FROM outbound_messages WHERE message_id='$id'\" | grep -q gina@friend.example"
+bounced() { outbound_column bounced_recipients message_id "$id" | grep -q gina@friend.example; }
+e2e_check "the bounced recipient is recorded" wait_for 5 bounced
 stop_ingest
 
 # --- 10. S3 answers AccessDenied: a credentials error, not retried in a loop,
