@@ -25,6 +25,7 @@
 #include "milter/callbacks.hpp"
 #include "milter/runtime.hpp"
 #include "policy/daemon/daemon.hpp"
+#include "policy/daemon/http.hpp"
 #include "policy/log/log.hpp"
 
 namespace {
@@ -65,6 +66,7 @@ int run(const daemon::Args& args)
     milter::Runtime rt(cfg);
     milter::set_runtime(&rt);
     rt.policy().refresh();  // a first load; a failure is fatal at start
+    const auto http = daemon::start_http(cfg.http_listen, rt.policy());
 
     const std::string socket = cfg.milter_socket;
     if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0)

@@ -8,7 +8,7 @@ packages=(
     clang clang-format libclang-rt-14-dev
     libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
-    libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev
+    libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev libmicrohttpd-dev
     postfix swaks miltertest
     curl
 )

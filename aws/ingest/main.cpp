@@ -15,6 +15,7 @@
 #include "aws/ingest/poller.hpp"
 #include "aws/ingest/processor.hpp"
 #include "policy/daemon/daemon.hpp"
+#include "policy/daemon/http.hpp"
 #include "policy/log/log.hpp"
 
 namespace {
@@ -39,6 +40,7 @@ int run(const daemon::Args& args)
     store::PolicySource policy(cfg);
     policy.refresh();  // a first load; a failure is fatal at start
     daemon::log_policy_loaded(policy);
+    const auto http = daemon::start_http(cfg.http_listen, policy);
     // One connection kept per worker: with fewer, workers finishing together
     // close the excess, and every few messages pay a new SMTP session.
     deliver::SmtpOptions deliver_options;

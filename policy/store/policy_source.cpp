@@ -53,7 +53,12 @@ bool PolicySource::refresh(bool force)
             store_.reset();
             force = true;
         }
-        if (!store_) store_ = open_();
+        // A new handle (the first, or after a failure) may see another store
+        // than the last one did, with the same version number: reload.
+        if (!store_) {
+            store_ = open_();
+            force = true;
+        }
         bool rebuild = force || settings_changed_ || !loaded;
         if (store_->may_have_changed() || rebuild) {
             const std::uint64_t pv = store_->policy_version();

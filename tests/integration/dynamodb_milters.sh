@@ -7,9 +7,9 @@
 #   2. a block added with `sesame` reaches both running milters within the
 #      polling interval (poll_seconds = 1);
 #   3. dynalite stopped: both milters keep their snapshot (the block still
-#      refuses, other mail flows) and log the failed refresh; dynalite
-#      restarted on the same port with the same data: a new rule reaches them
-#      again.
+#      refuses, other mail flows), log the failed refresh and say "stale" in
+#      /readyz; dynalite restarted on the same port with the same data: a new
+#      rule reaches them again and /readyz says "ok".
 # Everything on 127.0.0.1 ports and sockets picked at run time; every process
 # started here is stopped by its PID. Needs root (smtp-sink -u postfix);
 # exit 77 (skipped) without it or without Node/dynalite.
@@ -64,8 +64,11 @@ mkdir -p "$WORK/sink" && chown postfix "$WORK/sink"
 /usr/sbin/smtp-sink -u postfix -d "$WORK/sink/%Y%m%d%H%M%S." "127.0.0.1:$SINK_PORT" 100 &
 PIDS+=($!)
 
-# config NAME: milter NAME's configuration (only the socket differs).
+# config NAME: milter NAME's configuration (only the socket and the HTTP
+# port differ).
+declare -A HTTP_PORT
 config() {
+    HTTP_PORT[$1]=$(free_port)
     cat >"$WORK/$1.conf" <<CONF
 [store]
 backend = "dynamodb"
@@ -77,6 +80,8 @@ domains = ["example.com"]
 [milter]
 socket = "unix:$WORK/$1.sock"
 reinject = "smtp:127.0.0.1:$SINK_PORT"
+[http]
+listen = "127.0.0.1:${HTTP_PORT[$1]}"
 [log]
 target = "stderr"
 level = "info"
@@ -98,6 +103,9 @@ for m in a b; do
     for _ in $(seq 1 200); do [ -S "$WORK/$m.sock" ] && break; sleep 0.05; done
     [ -S "$WORK/$m.sock" ] || { fail "milter $m did not start"; cat "$WORK/$m.log"; exit 1; }
 done
+
+# readyz MILTER: the body of its /readyz (and fails unless the answer is 200).
+readyz() { curl -sf "http://127.0.0.1:${HTTP_PORT[$1]}/readyz"; }
 
 # rcpt MILTER SENDER: "refused" or "accepted" for SENDER -> bob.
 rcpt() {
@@ -135,6 +143,9 @@ replies=$(ls "$WORK/sink" | wc -l)
 got=$(grep -h '^X-Rcpt-Args:' "$WORK"/sink/* 2>/dev/null | grep -o 'writer[0-9]*@sender.test' | sort -u | wc -l)
 [ "$got" = 10 ] && ok "every sender got its reply" || fail "replies reached $got distinct senders"
 
+readyz a | grep -q '^policy: ok' && readyz b | grep -q '^policy: ok' &&
+    ok "/readyz: policy ok on both" || fail "/readyz before the outage: $(readyz a) / $(readyz b)"
+
 # --- 2. a rule change reaches both running milters --------------------------
 [ "$(rcpt a late@late.example)" = accepted ] && [ "$(rcpt b late@late.example)" = accepted ] ||
     fail "late@late.example refused before it was blocked"
@@ -156,6 +167,13 @@ grep -q 'policy refresh failed' "$WORK/a.log" && grep -q 'policy refresh failed'
 for m in a b; do
     kill -0 "${MILTER_PID[$m]}" 2>/dev/null || fail "milter $m died while dynalite was down"
 done
+for m in a b; do
+    r=$(readyz $m)
+    grep -q '^policy: stale' <<<"$r" && grep -q 'failed since start' <<<"$r" &&
+        ok "/readyz of milter $m: $r" || fail "/readyz of milter $m while dynalite is down: $r"
+done
+curl -s "http://127.0.0.1:${HTTP_PORT[a]}/metrics" | grep -q '^sesame_policy_refresh_ok 0$' &&
+    ok "/metrics: sesame_policy_refresh_ok 0" || fail "/metrics does not show the failing refresh"
 
 EMULATOR_PORT=$DYNAMO_PORT start_dynalite "$WORK" "$WORK/dynalite-data" || { fail "dynalite restart"; exit 1; }
 echo "dynalite back on 127.0.0.1:$DYNAMO_PORT (pid $DYNALITE_PID)"
@@ -167,6 +185,8 @@ else
 fi
 [ "$(rcpt a late@late.example)" = refused ] && ok "the rules kept by dynalite still apply" ||
     fail "late@late.example accepted after the restart"
+readyz a | grep -q '^policy: ok' && readyz b | grep -q '^policy: ok' &&
+    ok "/readyz: policy ok again on both" || fail "/readyz after the restart: $(readyz a) / $(readyz b)"
 
 if [ "$failures" -gt 0 ]; then
     for m in a b; do

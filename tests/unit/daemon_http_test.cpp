@@ -1,0 +1,156 @@
+// daemon_http_test.cpp - /healthz, /readyz and /metrics over a real socket.
+//
+// An HttpServer on a loopback port picked at run time answers from a
+// PolicySource over a scratch sqlite store: 503 before the first load, 200
+// "ok" after, 200 "stale" with the failure count and message while a
+// refresh fails (the last good snapshot in use), "ok" again once it works;
+// the metrics move with it; unknown paths are 404, other methods 405.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "policy/daemon/http.hpp"
+#include "policy/store/sqlite_store.hpp"
+
+namespace sesame::daemon {
+namespace {
+
+int free_port()
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+struct Answer {
+    int status = 0;
+    std::string body;
+};
+
+// One HTTP/1.0 request; the status and body of the answer.
+Answer request(int port, const std::string& method, const std::string& path)
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        ::close(fd);
+        return {};
+    }
+    const std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    EXPECT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
+    std::string raw;
+    char buf[4096];
+    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;) raw.append(buf, static_cast<std::size_t>(n));
+    ::close(fd);
+    Answer ans;
+    if (raw.rfind("HTTP/1.", 0) == 0 && raw.size() > 12) ans.status = std::stoi(raw.substr(9, 3));
+    if (auto e = raw.find("\r\n\r\n"); e != std::string::npos) ans.body = raw.substr(e + 4);
+    return ans;
+}
+
+bool has(const std::string& s, const std::string& part)
+{
+    return s.find(part) != std::string::npos;
+}
+
+class Http : public ::testing::Test {
+  protected:
+    void SetUp() override
+    {
+        std::string tmpl = (std::filesystem::temp_directory_path() / "sesame-http.XXXXXX").string();
+        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
+        dir_ = tmpl;
+        path_ = dir_ + "/policy.db";
+        store::SqliteStore::init(path_);
+        store::SqliteStore(path_).add_block("@example.com", "*@spam.com");
+        const std::string path = path_;
+        source_ =
+            std::make_unique<store::PolicySource>([path] { return std::make_unique<store::SqliteStore>(path, true); },
+                                                  store::WatchTiming{}, engine::PolicySettings{});
+        port_ = free_port();
+        server_ = start_http("127.0.0.1:" + std::to_string(port_), *source_);
+        ASSERT_NE(server_, nullptr);
+    }
+    void TearDown() override
+    {
+        server_.reset();
+        std::filesystem::remove_all(dir_);
+    }
+
+    std::string dir_, path_;
+    std::unique_ptr<store::PolicySource> source_;
+    int port_ = 0;
+    std::unique_ptr<HttpServer> server_;
+};
+
+TEST_F(Http, ReadinessFollowsThePolicy)
+{
+    EXPECT_EQ(request(port_, "GET", "/healthz").status, 200);
+    Answer a = request(port_, "GET", "/readyz");
+    EXPECT_EQ(a.status, 503) << "no snapshot yet: not ready";
+    EXPECT_TRUE(has(a.body, "policy: not loaded")) << a.body;
+
+    ASSERT_TRUE(source_->refresh());
+    a = request(port_, "GET", "/readyz");
+    EXPECT_EQ(a.status, 200);
+    EXPECT_TRUE(has(a.body, "policy: ok (version ")) << a.body;
+    Answer m = request(port_, "GET", "/metrics");
+    EXPECT_EQ(m.status, 200);
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_loaded 1\n")) << m.body;
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_refresh_failures_total 0\n")) << m.body;
+    EXPECT_TRUE(has(m.body, "sesame_policy_rules{kind=\"block\"} 1\n")) << m.body;
+
+    // The store breaks: still ready on the last good snapshot, but says so.
+    std::filesystem::remove(path_);
+    EXPECT_THROW(source_->refresh(), engine::StoreError);
+    a = request(port_, "GET", "/readyz");
+    EXPECT_EQ(a.status, 200) << "a stale snapshot still serves mail";
+    EXPECT_TRUE(has(a.body, "policy: stale") && has(a.body, "1 failed since start") && has(a.body, path_)) << a.body;
+    m = request(port_, "GET", "/metrics");
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_refresh_ok 0\n")) << m.body;
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_refresh_failures_total 1\n")) << m.body;
+
+    // Back: ok again, the failures still counted.
+    store::SqliteStore::init(path_);
+    EXPECT_TRUE(source_->refresh());
+    a = request(port_, "GET", "/readyz");
+    EXPECT_TRUE(has(a.body, "policy: ok")) << a.body;
+    m = request(port_, "GET", "/metrics");
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_refresh_ok 1\n")) << m.body;
+    EXPECT_TRUE(has(m.body, "\nsesame_policy_refresh_failures_total 1\n")) << m.body;
+    EXPECT_TRUE(has(m.body, "sesame_policy_rules{kind=\"block\"} 0\n")) << "the new, empty store is loaded";
+}
+
+TEST_F(Http, UnknownPathsAndMethodsAreRefused)
+{
+    EXPECT_EQ(request(port_, "GET", "/").status, 404);
+    EXPECT_EQ(request(port_, "GET", "/metrics/extra").status, 404);
+    EXPECT_EQ(request(port_, "POST", "/metrics").status, 405);
+}
+
+TEST_F(Http, APortInUseIsAWarningNotAnExit)
+{
+    // The same port again: start_http says why and returns nothing.
+    EXPECT_EQ(start_http("127.0.0.1:" + std::to_string(port_), *source_), nullptr);
+    EXPECT_EQ(request(port_, "GET", "/healthz").status, 200) << "the first server still answers";
+}
+
+}  // namespace
+}  // namespace sesame::daemon
