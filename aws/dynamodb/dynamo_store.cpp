@@ -14,6 +14,7 @@
 #include <ctime>
 #include <set>
 #include <stdexcept>
+#include <tuple>
 
 #include "policy/engine/address.hpp"
 
@@ -210,6 +211,15 @@ auto DynamoStore::guarded(const char* what, F&& f) const -> decltype(f())
     } catch (const std::invalid_argument& e) {
         throw StoreError(name() + ": " + what + ": " + e.what());
     }
+}
+
+void DynamoStore::scan(const std::string& table, const std::function<void(const Item&)>& each)
+{
+    guarded("Scan", [&] {
+        client_.scan_each(table, [&](std::vector<Item>& items) {
+            for (const Item& i : items) each(i);
+        });
+    });
 }
 
 const std::string& DynamoStore::key_attribute(const std::string& table) const
@@ -426,10 +436,7 @@ void DynamoStore::set_forward(const std::string& key, const engine::ForwardRule&
     u.assign(kForwards, string_list(rule.targets));
     u.assign(kForwardMode, AttributeValue::S(engine::to_string(rule.mode)));
     u.assign(kForwardKeepCopy, AttributeValue::BOOL(rule.keep_copy));
-    guarded("UpdateItem (forward)", [&] {
-        client_.update_item(tables_.rules, address_key(tables_.rules, key), u.expression(), "", u.names, u.values);
-    });
-    bump_version();
+    update_rule(key, u.expression(), "", u.names, u.values, "UpdateItem (forward)");
 }
 
 bool DynamoStore::clear_forward(const std::string& key)
@@ -437,13 +444,7 @@ bool DynamoStore::clear_forward(const std::string& key)
     Update u;
     for (const char* a : {kForwards, kForwardMode, kForwardKeepCopy}) u.drop(a);
     const std::string condition = "attribute_exists(" + u.name(kForwards) + ")";
-    auto after = guarded("UpdateItem (forward)", [&] {
-        return client_.update_item(tables_.rules, address_key(tables_.rules, key), u.expression(), condition, u.names,
-                                   u.values);
-    });
-    if (!after) return false;
-    bump_version();
-    return true;
+    return update_rule(key, u.expression(), condition, u.names, u.values, "UpdateItem (forward)");
 }
 
 void DynamoStore::set_ooo(const std::string& key, const engine::OooRule& rule)
@@ -466,10 +467,7 @@ void DynamoStore::set_ooo(const std::string& key, const engine::OooRule& rule)
         u.assign(kOooUntil, AttributeValue::N(*rule.until));
     else
         u.drop(kOooUntil);
-    guarded("UpdateItem (out-of-office)", [&] {
-        client_.update_item(tables_.rules, address_key(tables_.rules, key), u.expression(), "", u.names, u.values);
-    });
-    bump_version();
+    update_rule(key, u.expression(), "", u.names, u.values, "UpdateItem (out-of-office)");
 }
 
 bool DynamoStore::clear_ooo(const std::string& key)
@@ -479,9 +477,14 @@ bool DynamoStore::clear_ooo(const std::string& key)
          {kOooActive, kOooMessage, kContentType, kOooHtml, kOooSubject, kOooInterval, kOooStart, kOooUntil})
         u.drop(a);
     const std::string condition = "attribute_exists(" + u.name(kOooMessage) + ")";
-    auto after = guarded("UpdateItem (out-of-office)", [&] {
-        return client_.update_item(tables_.rules, address_key(tables_.rules, key), u.expression(), condition, u.names,
-                                   u.values);
+    return update_rule(key, u.expression(), condition, u.names, u.values, "UpdateItem (out-of-office)");
+}
+
+bool DynamoStore::update_rule(const std::string& key, const std::string& update, const std::string& condition,
+                              const aws::ExpressionNames& names, const aws::ExpressionValues& values, const char* what)
+{
+    auto after = guarded(what, [&] {
+        return client_.update_item(tables_.rules, address_key(tables_.rules, key), update, condition, names, values);
     });
     if (!after) return false;
     bump_version();
@@ -495,25 +498,27 @@ engine::RuleSet DynamoStore::load_rules()
     // again, and the next poll reloads.
     r.version = policy_version();
     std::set<std::string> domains;
-    std::set<std::pair<std::string, std::string>> blocks;
-    for (const Item& i : guarded("Scan", [&] { return client_.scan_all(tables_.policy); })) {
+    std::vector<engine::BlockRule>& blocks = r.blocks;  // sorted and made unique at the end
+    // Page by page: a million patterns as parsed items would take about a
+    // gigabyte; as rules, a tenth of that.
+    scan(tables_.policy, [&](const Item& i) {
         const std::string pk = text_of(i, kPk), sk = text_of(i, kSk);
         if (pk == kDomainPk)
             domains.insert(sk);
         else if (pk.rfind(kBlockPrefix, 0) == 0)
-            blocks.emplace(pk.substr(kBlockPrefix.size()), sk);
-    }
+            blocks.push_back({pk.substr(kBlockPrefix.size()), sk});
+    });
     const std::string& blocked_key = key_attribute(tables_.blocked_senders);
-    for (const Item& i : guarded("Scan", [&] { return client_.scan_all(tables_.blocked_senders); })) {
+    scan(tables_.blocked_senders, [&](const Item& i) {
         auto key = engine::normalize_key(text_of(i, blocked_key.c_str()));
-        if (!key) continue;
+        if (!key) return;
         for (const auto& p : strings_of(find(i, kBlockedPatterns)))
-            if (auto u = usable_pattern(p)) blocks.emplace(*key, *u);
-    }
+            if (auto u = usable_pattern(p)) blocks.push_back({*key, *u});
+    });
     const std::string& rules_key = key_attribute(tables_.rules);
-    for (const Item& i : guarded("Scan", [&] { return client_.scan_all(tables_.rules); })) {
+    scan(tables_.rules, [&](const Item& i) {
         auto key = engine::normalize_key(text_of(i, rules_key.c_str()));
-        if (!key) continue;
+        if (!key) return;
         if (find(i, kForwards)) {
             engine::ForwardRule rule;
             for (const auto& t : strings_of(find(i, kForwards))) {
@@ -542,9 +547,16 @@ engine::RuleSet DynamoStore::load_rules()
             if (auto days = number_of(i, kOooInterval); days && *days > 0) rule.interval_days = *days;
             r.ooo[*key] = std::move(rule);
         }
-    }
+    });
     r.domains.assign(domains.begin(), domains.end());
-    for (const auto& [k, p] : blocks) r.blocks.push_back({k, p});
+    auto order = [](const engine::BlockRule& a, const engine::BlockRule& b) {
+        return std::tie(a.key, a.pattern) < std::tie(b.key, b.pattern);
+    };
+    auto same = [](const engine::BlockRule& a, const engine::BlockRule& b) {
+        return a.key == b.key && a.pattern == b.pattern;
+    };
+    std::sort(blocks.begin(), blocks.end(), order);
+    blocks.erase(std::unique(blocks.begin(), blocks.end(), same), blocks.end());
     return r;
 }
 

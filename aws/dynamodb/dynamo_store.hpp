@@ -23,6 +23,7 @@
 // is NOT thread-safe. Failures throw engine::StoreError naming the table.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -108,7 +109,13 @@ class DynamoStore : public engine::Store {
     // The hash key attribute of an older table, asked once.
     const std::string& key_attribute(const std::string& table) const;
     aws::Item address_key(const std::string& table, const std::string& address) const;
+    // Every item of TABLE to EACH, a page at a time.
+    void scan(const std::string& table, const std::function<void(const aws::Item&)>& each);
     void bump_version();
+    // UPDATE on KEY's item in the rules table (on CONDITION), then the
+    // version bump; false when CONDITION failed.
+    bool update_rule(const std::string& key, const std::string& update, const std::string& condition,
+                     const aws::ExpressionNames& names, const aws::ExpressionValues& values, const char* what);
     // The patterns of KEY in the older table's item (as stored), and whether
     // that attribute is a list (L) rather than a string set (SS).
     std::vector<std::string> legacy_patterns(const std::string& key, bool* is_list = nullptr);

@@ -331,19 +331,33 @@ ScanPage DynamoClient::page(const std::string& operation, json body, const Item&
     return page;
 }
 
-std::vector<Item> DynamoClient::all_pages(const std::string& operation, const json& body)
+void DynamoClient::each_page(const std::string& operation, const json& body,
+                             const std::function<void(std::vector<Item>&)>& each)
 {
-    std::vector<Item> all;
     Item start;
     do {
         ScanPage p = page(operation, body, start);
-        all.insert(all.end(), std::make_move_iterator(p.items.begin()), std::make_move_iterator(p.items.end()));
+        each(p.items);
         // A page that ends where it began would loop for ever.
         if (!p.last_key.empty() && p.last_key == start)
             bad_answer("DynamoDB " + operation, 200, "LastEvaluatedKey repeats the ExclusiveStartKey");
         start = std::move(p.last_key);
     } while (!start.empty());
+}
+
+std::vector<Item> DynamoClient::all_pages(const std::string& operation, const json& body)
+{
+    std::vector<Item> all;
+    each_page(operation, body, [&](std::vector<Item>& items) {
+        all.insert(all.end(), std::make_move_iterator(items.begin()), std::make_move_iterator(items.end()));
+    });
     return all;
+}
+
+void DynamoClient::scan_each(const std::string& table, const std::function<void(std::vector<Item>&)>& each,
+                             bool consistent_read)
+{
+    each_page("Scan", {{"TableName", table}, {"ConsistentRead", consistent_read}}, each);
 }
 
 ScanPage DynamoClient::scan(const std::string& table, const Item& start_key, int limit, bool consistent_read)

@@ -118,6 +118,10 @@ class DynamoClient {
     ScanPage scan(const std::string& table, const Item& start_key = {}, int limit = 0, bool consistent_read = true);
     // Every item, following LastEvaluatedKey; PAGE_LIMIT as scan()'s LIMIT.
     std::vector<Item> scan_all(const std::string& table, int page_limit = 0, bool consistent_read = true);
+    // The same, handing each page's items to EACH as the page arrives, so
+    // that no more than one page is held at a time.
+    void scan_each(const std::string& table, const std::function<void(std::vector<Item>&)>& each,
+                   bool consistent_read = true);
 
     // Every item whose key matches KEY_CONDITION ("#h = :h"), following
     // LastEvaluatedKey, in range-key order.
@@ -153,6 +157,8 @@ class DynamoClient {
     nlohmann::json call(const std::string& operation, const nlohmann::json& body);
     // One page of a Scan or Query (BODY without the start key), or all of them.
     ScanPage page(const std::string& operation, nlohmann::json body, const Item& start_key);
+    void each_page(const std::string& operation, const nlohmann::json& body,
+                   const std::function<void(std::vector<Item>&)>& each);
     std::vector<Item> all_pages(const std::string& operation, const nlohmann::json& body);
     // call(), or nullopt when DynamoDB answered ConditionalCheckFailedException.
     std::optional<nlohmann::json> call_conditional(const std::string& operation, const nlohmann::json& body);

@@ -6,6 +6,8 @@
 // policy version, which decides whether a rebuild is due.
 #include "policy/store/policy_source.hpp"
 
+#include <malloc.h>
+
 namespace sesame::store {
 
 PolicySource::PolicySource(Opener open, WatchTiming timing, engine::PolicySettings settings)
@@ -65,9 +67,15 @@ bool PolicySource::refresh(bool force)
             rebuild = rebuild || policy_version_ != pv;
         }
         if (rebuild) {
-            engine::RuleSet rules = store_->load_rules();
-            current_.store(engine::Snapshot::build(rules, settings_));
-            policy_version_ = rules.version;
+            {
+                engine::RuleSet rules = store_->load_rules();
+                current_.store(engine::Snapshot::build(rules, settings_));
+                policy_version_ = rules.version;
+            }
+            // The rules as loaded are gone: give glibc's freed heap back to
+            // the system, or a daemon keeps the peak of every reload (about
+            // a gigabyte for a million patterns read from DynamoDB).
+            malloc_trim(0);
             settings_changed_ = false;
             next_full_ = now + timing_.full_refresh;
             reloads_.fetch_add(1);
