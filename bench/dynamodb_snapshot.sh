@@ -49,24 +49,7 @@ BIN=$BUILD/bench/dynamodb_snapshot
 
 # shellcheck source=../scripts/emulators.sh
 source "$root/scripts/emulators.sh"
-install_emulators || echo "install_emulators failed; using what is installed" >&2
-if ! emulator_node >/dev/null || [ ! -f "$root/node_modules/dynalite/cli.js" ]; then
-    die "Node or dynalite is missing (run scripts/setup.sh)"
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sesame-dynbench.XXXXXX")
-cleanup() {
-    set +e
-    stop_emulators
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE
+dynalite_session dynbench
 mkdir -p "$OUT" || die "cannot create $OUT"
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)

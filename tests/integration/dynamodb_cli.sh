@@ -14,26 +14,11 @@ SESAME=$1
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # shellcheck source=../../scripts/emulators.sh
 source "$ROOT/scripts/emulators.sh"
-install_emulators || echo "install_emulators failed; using what is installed" >&2
-if ! emulator_node >/dev/null || [ ! -f "$ROOT/node_modules/dynalite/cli.js" ]; then
-    echo "skipped: Node or dynalite is missing (run scripts/setup.sh)"
-    exit 77
-fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sesame-dynamodb-cli.XXXXXX")
-cleanup() {
-    set +e
-    stop_emulators
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+dynalite_session dynamodb-cli
 start_dynalite "$WORK" || exit 1
 ENDPOINT=http://127.0.0.1:$DYNALITE_PORT
 echo "dynalite on $ENDPOINT (pid $DYNALITE_PID)"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE SESAME_CONFIG
+unset SESAME_CONFIG
 
 failures=0
 fail() {

@@ -24,27 +24,15 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 # shellcheck source=../../scripts/emulators.sh
 source "$ROOT/scripts/emulators.sh"
-install_emulators || echo "install_emulators failed; using what is installed" >&2
-if ! emulator_node >/dev/null || [ ! -f "$ROOT/node_modules/dynalite/cli.js" ]; then
-    echo "skipped: Node or dynalite is missing (run scripts/setup.sh)"
-    exit 77
-fi
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sesame-dynamodb-milters.XXXXXX")
-chmod 755 "$WORK"
 PIDS=()
-cleanup() {
-    set +e
+stop_processes() {
     local p
     for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
     for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
-    stop_emulators
-    if [ "${E2E_KEEP:-0}" = 1 ]; then echo "kept $WORK"; else rm -rf "$WORK"; fi
 }
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+SESSION_CLEANUP=stop_processes
+dynalite_session dynamodb-milters
+chmod 755 "$WORK"
 
 failures=0
 fail() {
@@ -56,8 +44,6 @@ ok() { echo "ok: $*"; }
 start_dynalite "$WORK" "$WORK/dynalite-data" || exit 1
 DYNAMO_PORT=$DYNALITE_PORT
 echo "dynalite on 127.0.0.1:$DYNAMO_PORT (pid $DYNALITE_PID)"
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE
 
 SINK_PORT=$(free_port)
 mkdir -p "$WORK/sink" && chown postfix "$WORK/sink"

@@ -12,27 +12,12 @@ ROOT=$(cd "$HERE/../.." && pwd)
 
 # shellcheck source=../../scripts/emulators.sh
 source "$ROOT/scripts/emulators.sh"
-install_emulators || echo "install_emulators failed; using what is installed" >&2
-if ! emulator_node >/dev/null || [ ! -f "$ROOT/node_modules/dynalite/cli.js" ]; then
-    echo "skipped: Node or dynalite is missing (run scripts/setup.sh)"
-    exit 77
-fi
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/sesame-golden-dynamodb.XXXXXX")
-cleanup() {
-    set +e
-    stop_emulators
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
+dynalite_session golden-dynamodb
 start_dynalite "$WORK" || exit 1
 echo "dynalite on 127.0.0.1:$DYNALITE_PORT (pid $DYNALITE_PID)"
 
 export SESAME_GOLDEN_DYNAMODB=http://127.0.0.1:$DYNALITE_PORT
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-unset AWS_SESSION_TOKEN AWS_PROFILE SESAME_UPDATE_GOLDEN
+unset SESAME_UPDATE_GOLDEN
 passed=0
 failed=()
 for case_in in "$HERE"/*.in; do
