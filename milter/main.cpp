@@ -65,7 +65,7 @@ int run(const daemon::Args& args)
     const sigset_t set = daemon::block_signals();
     milter::Runtime rt(cfg);
     milter::set_runtime(&rt);
-    rt.policy().refresh();  // a first load; a failure is fatal at start
+    daemon::first_load(rt.policy(), cfg);
     const auto http = daemon::start_http(cfg.http_listen, rt.policy());
 
     const std::string socket = cfg.milter_socket;

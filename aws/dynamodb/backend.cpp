@@ -46,6 +46,7 @@ void register_backend()
         t.full_refresh = std::chrono::seconds(c.store_dynamodb_refresh_seconds);
         return t;
     };
+    b.start_without_policy = true;
     store::register_backend("dynamodb", std::move(b));
 }
 

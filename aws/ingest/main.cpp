@@ -38,8 +38,7 @@ int run(const daemon::Args& args)
     const sigset_t set = daemon::block_signals();
 
     store::PolicySource policy(cfg);
-    policy.refresh();  // a first load; a failure is fatal at start
-    daemon::log_policy_loaded(policy);
+    daemon::first_load(policy, cfg);
     const auto http = daemon::start_http(cfg.http_listen, policy);
     // One connection kept per worker: with fewer, workers finishing together
     // close the excess, and every few messages pay a new SMTP session.

@@ -50,6 +50,18 @@ void log_policy_loaded(const store::PolicySource& policy)
                                     std::to_string(n.domains) + " domains");
 }
 
+void first_load(store::PolicySource& policy, const config::Config& config)
+{
+    try {
+        policy.refresh();
+        log_policy_loaded(policy);
+    } catch (const std::exception& e) {
+        if (!store::backend_for(config).start_without_policy) throw;
+        log::line(log::Level::error, std::string("policy not loaded: ") + e.what() +
+                                         "; every message is deferred (4xx) until it is, retried at each poll");
+    }
+}
+
 void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop)
 {
     std::string last_error;

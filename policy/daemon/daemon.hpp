@@ -36,6 +36,11 @@ void watch_policy(store::PolicySource& policy, std::atomic<bool>& stop);
 // Logs what a snapshot holds ("policy loaded: version 3, ...").
 void log_policy_loaded(const store::PolicySource& policy);
 
+// The first load at start, logged. A failure throws, unless CONFIG's backend
+// lets the daemon start without a policy (Backend::start_without_policy):
+// then it is logged and the watcher retries; messages are deferred meanwhile.
+void first_load(store::PolicySource& policy, const config::Config& config);
+
 // gethostname(), or "localhost".
 std::string local_hostname();
 

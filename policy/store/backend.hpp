@@ -41,6 +41,11 @@ struct Backend {
     // print (one per thing done). Idempotent. Throws StoreError.
     std::function<std::vector<std::string>(const config::Config&)> init;
     std::function<WatchTiming(const config::Config&)> timing;
+    // When the first load fails at start, the daemons run on without a
+    // policy (every message deferred with a 4xx) and retry at each poll:
+    // for a network store that comes back by itself. False (sqlite): a
+    // missing or broken file is a set-up error, and the start fails.
+    bool start_without_policy = false;
 };
 
 // Adds (or replaces) the backend NAME.

@@ -8,8 +8,10 @@
 #      polling interval (poll_seconds = 1);
 #   3. dynalite stopped: both milters keep their snapshot (the block still
 #      refuses, other mail flows), log the failed refresh and say "stale" in
-#      /readyz; dynalite restarted on the same port with the same data: a new
-#      rule reaches them again and /readyz says "ok".
+#      /readyz; a third milter started meanwhile runs without a policy,
+#      defers mail (4xx) and says 503 in /readyz; dynalite restarted on the
+#      same port with the same data: a new rule reaches all three and /readyz
+#      says "ok".
 # Everything on 127.0.0.1 ports and sockets picked at run time; every process
 # started here is stopped by its PID. Needs root (smtp-sink -u postfix);
 # exit 77 (skipped) without it or without Node/dynalite.
@@ -75,6 +77,7 @@ CONF
 }
 config a
 config b
+config c
 export SESAME_CONFIG=$WORK/a.conf
 "$SESAME" db init >/dev/null || fail "db init"
 "$SESAME" ooo set bob@example.com --text "Bob is away." --interval 7 >/dev/null || fail "ooo set"
@@ -97,12 +100,15 @@ readyz() { curl -sf "http://127.0.0.1:${HTTP_PORT[$1]}/readyz"; }
 rcpt() {
     MILTER_SOCKET=$WORK/$1.sock MODE=rcpt SENDERS=$2 miltertest -s "$HERE/dynamodb_milters.lua" 2>&1 | tail -n 1
 }
-# until_both ANSWER SENDER: waits (15 s at most) until both milters give
-# ANSWER for SENDER; prints the seconds it took.
-until_both() {
-    local t0=$SECONDS
+# until_all ANSWER SENDER MILTER...: waits (15 s at most) until every MILTER
+# gives ANSWER for SENDER; prints the seconds it took.
+until_all() {
+    local answer=$1 sender=$2 t0=$SECONDS m all
+    shift 2
     while [ $((SECONDS - t0)) -lt 15 ]; do
-        if [ "$(rcpt a "$2")" = "$1" ] && [ "$(rcpt b "$2")" = "$1" ]; then
+        all=1
+        for m in "$@"; do [ "$(rcpt "$m" "$sender")" = "$answer" ] || { all=0; break; }; done
+        if [ $all = 1 ]; then
             echo $((SECONDS - t0))
             return 0
         fi
@@ -136,7 +142,7 @@ readyz a | grep -q '^policy: ok' && readyz b | grep -q '^policy: ok' &&
 [ "$(rcpt a late@late.example)" = accepted ] && [ "$(rcpt b late@late.example)" = accepted ] ||
     fail "late@late.example refused before it was blocked"
 "$SESAME" block add @example.com '*@late.example' >/dev/null || fail "block add"
-if took=$(until_both refused late@late.example); then
+if took=$(until_all refused late@late.example a b); then
     ok "a block added with sesame reached both milters in ${took} s (poll_seconds = 1)"
 else
     fail "the new block did not reach both milters within 15 s"
@@ -161,11 +167,23 @@ done
 curl -s "http://127.0.0.1:${HTTP_PORT[a]}/metrics" | grep -q '^sesame_policy_refresh_ok 0$' &&
     ok "/metrics: sesame_policy_refresh_ok 0" || fail "/metrics does not show the failing refresh"
 
+# A milter started while the store is away: up, deferring, not ready.
+"$SESAME_MILTER" --config "$WORK/c.conf" 2>"$WORK/c.log" &
+MILTER_PID[c]=$!
+PIDS+=($!)
+for _ in $(seq 1 200); do [ -S "$WORK/c.sock" ] && break; sleep 0.05; done
+[ -S "$WORK/c.sock" ] && ok "a milter starts while dynalite is down" || fail "milter c did not start: $(cat "$WORK/c.log")"
+# (miltertest sees a reply code, not which: the log says it was the 4xx.)
+[ "$(rcpt c friend@else.example)" = refused ] && grep -q 'tempfail: no policy loaded yet' "$WORK/c.log" &&
+    ok "without a policy it defers mail (4xx)" || fail "milter c without a policy: $(tail -n 3 "$WORK/c.log")"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:${HTTP_PORT[c]}/readyz")
+[ "$code" = 503 ] && ok "and /readyz says 503" || fail "/readyz of milter c without a policy: $code"
+
 EMULATOR_PORT=$DYNAMO_PORT start_dynalite "$WORK" "$WORK/dynalite-data" || { fail "dynalite restart"; exit 1; }
 echo "dynalite back on 127.0.0.1:$DYNAMO_PORT (pid $DYNALITE_PID)"
 "$SESAME" block add @example.com '*@after.example' >/dev/null || fail "block add after the restart"
-if took=$(until_both refused someone@after.example); then
-    ok "dynalite back: a new block reached both milters in ${took} s"
+if took=$(until_all refused someone@after.example a b c); then
+    ok "dynalite back: a new block reached all three milters in ${took} s"
 else
     fail "the milters did not recover within 15 s of dynalite's return"
 fi
@@ -173,9 +191,11 @@ fi
     fail "late@late.example accepted after the restart"
 readyz a | grep -q '^policy: ok' && readyz b | grep -q '^policy: ok' &&
     ok "/readyz: policy ok again on both" || fail "/readyz after the restart: $(readyz a) / $(readyz b)"
+readyz c | grep -q '^policy: ok' && ok "the milter started without a policy has loaded it" ||
+    fail "milter c after the restart: $(readyz c)"
 
 if [ "$failures" -gt 0 ]; then
-    for m in a b; do
+    for m in a b c; do
         echo "--- milter $m log (tail)"
         tail -n 30 "$WORK/$m.log"
     done
