@@ -309,7 +309,7 @@ int run(int argc, const char* const* argv, std::istream& in, std::ostream& out, 
     auto* copy = storecmd->add_subcommand(
         "copy",
         "copy the policy (domains, blocks, forwards, out-of-office rules) into another store, adding to what it "
-        "holds; reply and delivery state are not copied");
+        "holds; reply state, delivery state and outbound records are not copied (they are short-lived)");
     copy->add_option("--from", a1, "sqlite:PATH, sqlite (the configured file) or dynamodb (the configured tables)")
         ->required();
     copy->add_option("--to", a2, "sqlite:PATH, sqlite or dynamodb; initialised already (sesame db init)")->required();

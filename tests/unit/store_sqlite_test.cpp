@@ -9,17 +9,21 @@
 // tool through a raw sqlite3 connection, and not on reply-state writes;
 // record_reply_if_due honours the interval with injected times. Then the
 // PolicySource: nothing before the first refresh, rebuild only when the
-// policy moved, the last good snapshot kept when a refresh fails.
+// policy moved, the last good snapshot kept when a refresh fails; and, over
+// a fake store that counts calls, the poll interval, the full refresh and
+// the health accessors.
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
@@ -774,6 +778,137 @@ TEST_F(Store, PolicySourceReloadsFullyWhenTheFullRefreshIsDue)
     EXPECT_FALSE(blocks(*never.current(), "x@quiet.org", "user@example.com"));
     EXPECT_TRUE(periodic.refresh()) << "the full refresh was due";
     EXPECT_TRUE(blocks(*periodic.current(), "x@quiet.org", "user@example.com"));
+}
+
+// --- PolicySource over a fake store ---------------------------------------------
+//
+// PolicySource alone, over a store that counts what is asked of it: the
+// poll interval keeps refresh() off the store, the full refresh reloads
+// a version that never moves, and a failing store is counted and reported.
+
+// What every handle of a FakeStore shares: the test's knobs and counters.
+struct FakeState {
+    std::uint64_t version = 1;
+    std::string fail;  // non-empty: policy_version() and load_rules() throw this
+    std::vector<std::string> domains = {"example.com"};
+    int opens = 0, polls = 0, loads = 0;
+};
+
+class FakeStore : public engine::Store {
+  public:
+    explicit FakeStore(std::shared_ptr<FakeState> state) : state_(std::move(state)) { state_->opens++; }
+    std::string name() const override { return "fake store"; }
+    bool add_domain(const std::string&) override { return false; }
+    bool remove_domain(const std::string&) override { return false; }
+    std::vector<std::string> domains() override { return state_->domains; }
+    bool add_block(const std::string&, const std::string&) override { return false; }
+    bool remove_block(const std::string&, const std::string&) override { return false; }
+    std::vector<engine::BlockRule> blocks(const std::optional<std::string>&) override { return {}; }
+    std::size_t import_blocks(const std::string&, const std::vector<std::string>&) override { return 0; }
+    void set_forward(const std::string&, const ForwardRule&) override {}
+    bool clear_forward(const std::string&) override { return false; }
+    void set_ooo(const std::string&, const OooRule&) override {}
+    bool clear_ooo(const std::string&) override { return false; }
+    engine::RuleSet load_rules() override
+    {
+        if (!state_->fail.empty()) throw StoreError(state_->fail);
+        state_->loads++;
+        engine::RuleSet r;
+        r.domains = state_->domains;
+        r.version = state_->version;
+        return r;
+    }
+    std::uint64_t policy_version() override
+    {
+        if (!state_->fail.empty()) throw StoreError(state_->fail);
+        state_->polls++;
+        return state_->version;
+    }
+    std::optional<Time> last_reply(std::string_view, std::string_view) const override { return std::nullopt; }
+    bool record_reply_if_due(std::string_view, std::string_view, Time, Time) override { return false; }
+    std::size_t prune_replies(Time) override { return 0; }
+    std::map<std::string, std::string> ingest_outcomes(std::string_view) override { return {}; }
+    void record_ingest_outcomes(std::string_view, const std::vector<IngestOutcome>&, Time) override {}
+    std::size_t prune_ingest(Time) override { return 0; }
+    void record_outbound(const OutboundRecord&) override {}
+    std::optional<OutboundRecord> outbound(std::string_view) override { return std::nullopt; }
+    void add_bounced(std::string_view, const std::vector<std::string>&) override {}
+
+  private:
+    std::shared_ptr<FakeState> state_;
+};
+
+PolicySource fake_source(const std::shared_ptr<FakeState>& state, WatchTiming timing)
+{
+    return PolicySource([state] { return std::make_unique<FakeStore>(state); }, timing, settings());
+}
+
+TEST(PolicySourceFake, BetweenTwoPollsTheStoreIsNotAsked)
+{
+    auto state = std::make_shared<FakeState>();
+    PolicySource source = fake_source(state, WatchTiming{std::chrono::hours(1), {}});
+    ASSERT_TRUE(source.refresh());
+    const int polls = state->polls;
+    state->version = 2;
+    EXPECT_FALSE(source.refresh()) << "the poll interval has not passed";
+    EXPECT_EQ(state->polls, polls) << "refresh() asked the store between two polls";
+    EXPECT_EQ(state->loads, 1);
+    EXPECT_TRUE(source.refresh(/*force=*/true));
+    EXPECT_EQ(state->loads, 2);
+    EXPECT_EQ(source.current()->version(), 2u);
+}
+
+TEST(PolicySourceFake, TheFullRefreshReloadsAVersionThatNeverMoves)
+{
+    auto state = std::make_shared<FakeState>();
+    PolicySource never = fake_source(state, WatchTiming{});
+    ASSERT_TRUE(never.refresh());
+    EXPECT_FALSE(never.refresh()) << "the version did not move and no full refresh is configured";
+    EXPECT_EQ(state->loads, 1);
+
+    PolicySource periodic = fake_source(state, WatchTiming{{}, std::chrono::milliseconds(1)});
+    ASSERT_TRUE(periodic.refresh());
+    EXPECT_EQ(state->loads, 2);
+    auto first = periodic.current();
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    EXPECT_TRUE(periodic.refresh()) << "the full refresh was due";
+    EXPECT_EQ(state->loads, 3) << "load_rules() was not called again";
+    EXPECT_NE(periodic.current(), first);
+    EXPECT_EQ(periodic.reloads(), 2u);
+}
+
+TEST(PolicySourceFake, AFailingRefreshIsCountedAndReportedUntilOneSucceeds)
+{
+    auto state = std::make_shared<FakeState>();
+    PolicySource source = fake_source(state, WatchTiming{});
+    EXPECT_EQ(source.refresh_failures(), 0u);
+    EXPECT_EQ(source.last_error(), "");
+    EXPECT_FALSE(source.last_success()) << "nothing loaded yet";
+    ASSERT_TRUE(source.refresh());
+    auto good = source.current();
+    ASSERT_TRUE(source.last_success());
+    const auto first_success = *source.last_success();
+
+    state->version = 2;
+    state->fail = "fake store: unreachable";
+    EXPECT_EQ(error_of([&] { source.refresh(); }), "fake store: unreachable");
+    EXPECT_EQ(source.refresh_failures(), 1u);
+    EXPECT_EQ(source.last_error(), "fake store: unreachable");
+    EXPECT_EQ(source.current(), good) << "the last good snapshot is kept";
+    EXPECT_EQ(*source.last_success(), first_success) << "a failure is no success";
+    const int opens = state->opens;
+    state->fail = "fake store: still unreachable";
+    error_of([&] { source.refresh(); });
+    EXPECT_EQ(state->opens, opens + 1) << "the handle is dropped after a failure and reopened";
+    EXPECT_EQ(source.refresh_failures(), 2u);
+    EXPECT_EQ(source.last_error(), "fake store: still unreachable");
+
+    state->fail.clear();
+    EXPECT_TRUE(source.refresh());
+    EXPECT_EQ(source.current()->version(), 2u);
+    EXPECT_EQ(source.last_error(), "") << "cleared by a successful refresh";
+    EXPECT_EQ(source.refresh_failures(), 2u) << "a count since start";
+    EXPECT_GE(*source.last_success(), first_success);
 }
 
 // The store file deleted, or replaced (by a restore, by mistake): the next
