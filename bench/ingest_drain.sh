@@ -711,6 +711,8 @@ cat >"$E2E/sesame.conf" <<CONF
 sqlite = "$E2E/policy.db"
 [policy]
 domains = ["example.com"]
+[daemon]
+user = "root"
 [log]
 target = "stderr"
 level = "info"

@@ -474,6 +474,8 @@ reinject = "smtp:127.0.0.1:$REINJECT_PORT"
 [srs]
 domain = "example.com"
 secret_file = "$E2E/srs.secret"
+[daemon]
+user = "root"
 [log]
 target = "stderr"
 level = "$3"
@@ -483,6 +485,7 @@ sesame_conf "$E2E/sesame.conf" "$MILTER_SOCKET" info
 sesame_conf "$E2E/sesame-notice.conf" "$NOTICE_SOCKET" notice
 sesame_conf "$E2E/sesame-alt.conf" "$ALT_SOCKET" info
 head -c 24 /dev/urandom | base64 >"$E2E/srs.secret"
+chmod 600 "$E2E/srs.secret"  # the daemons refuse a secret others can read
 chmod 600 "$E2E/srs.secret"
 export SESAME_CONFIG=$E2E/sesame.conf
 # Building the store takes about a minute (10,000 `sesame forward|ooo set`

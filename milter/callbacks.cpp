@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <ctime>
 #include <memory>
@@ -56,6 +57,7 @@ struct Message {
     std::vector<std::string> policy_rcpts;     // rcpts but the SRS bounces
     std::optional<engine::Decision> decision;  // made at end of header
     bool needs_body = false;                   // a forward will send the message on
+    double busy = 0;                           // seconds spent in our callbacks
 };
 
 std::atomic<bool> g_skip_offered{false};  // the MTA understands SMFIS_SKIP
@@ -109,7 +111,7 @@ void set_reply(SMFICTX* ctx, std::string_view line)
 
 sfsistat tempfail(SMFICTX* ctx, std::string_view why)
 {
-    runtime().counters().tempfails++;
+    runtime().metrics().messages("tempfail").inc();
     log::line(log::Level::error, queue_id(ctx) + ": tempfail: " + std::string(why));
     set_reply(ctx, engine::kReplyTempfail);
     return SMFIS_TEMPFAIL;
@@ -129,19 +131,23 @@ void log_decision(SMFICTX* ctx, const std::string& sender, const engine::Recipie
 }
 
 // Runs F; any exception becomes a tempfail. No exception crosses into C.
+// The time it took counts towards the message's processing time.
 template <typename F>
 sfsistat guarded(SMFICTX* ctx, const char* stage, F&& f) noexcept
 {
+    const auto start = std::chrono::steady_clock::now();
+    sfsistat result = SMFIS_TEMPFAIL;
     try {
-        return f();
+        result = f();
     } catch (const std::exception& e) {
         try {
-            return tempfail(ctx, std::string(stage) + ": " + e.what());
+            result = tempfail(ctx, std::string(stage) + ": " + e.what());
         } catch (...) {
         }
     } catch (...) {
     }
-    return SMFIS_TEMPFAIL;
+    if (Connection* c = connection(ctx); c && c->msg) c->msg->busy += metrics::seconds_since(start);
+    return result;
 }
 
 sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) noexcept
@@ -178,7 +184,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) noexcept
         if (const deliver::Srs* srs = runtime().srs(); srs && deliver::Srs::looks_like_srs(rcpt)) {
             std::string why;
             if (auto original = srs->reverse(rcpt, now(), &why)) {
-                runtime().counters().srs_reversed++;
+                runtime().srs_reversed().inc();
                 m.srs_bounces.emplace_back(rcpt, *original);
                 m.rcpts.push_back(rcpt);
                 return SMFIS_CONTINUE;
@@ -192,7 +198,7 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) noexcept
         if (!m.authenticated) {
             engine::RecipientDecision d = engine::evaluate_envelope(*m.snapshot, m.sender, rcpt);
             if (d.verdict == Verdict::reject) {
-                runtime().counters().rejected_rcpt++;
+                runtime().metrics().blocked.inc();
                 log_decision(ctx, m.sender, d);
                 set_reply(ctx, d.smtp);
                 return SMFIS_REJECT;
@@ -251,7 +257,7 @@ sfsistat on_eoh(SMFICTX* ctx) noexcept
             log::line(log::Level::notice,
                       queue_id(ctx) + ": from=<" + m.sender + "> rejected: " + std::to_string(m.info.received_count) +
                           " Received headers, max_hops " + std::to_string(m.snapshot->settings().max_hops));
-            runtime().counters().rejected_message++;
+            runtime().metrics().messages("loop").inc();
             set_reply(ctx, engine::kReplyTooManyHops);
             return SMFIS_REJECT;
         }
@@ -290,11 +296,12 @@ void send_replies(SMFICTX* ctx, const Message& m, const engine::Decision& d)
         std::string why;
         switch (act::send_autoreply(out, act_context(m), a, due, &why)) {
             case act::ReplyResult::sent:
-                rt.counters().autoreplies++;
+                rt.metrics().autoreplies.inc();
                 log::line(log::Level::info, queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + ">");
                 break;
             case act::ReplyResult::failed:
-                rt.counters().autoreply_failures++;
+                rt.metrics().autoreply_failures.inc();
+                rt.metrics().reinjection_failures.inc();
                 log::line(log::Level::warning,
                           queue_id(ctx) + ": autoreply from=<" + a.from + "> to=<" + a.to + "> failed: " + why);
                 break;
@@ -311,14 +318,13 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
         if (!c || !c->msg || !c->msg->decision) return tempfail(ctx, "no decision for this message");
         Message& m = *c->msg;
         Runtime& rt = runtime();
-        rt.counters().messages++;
-
         const engine::Decision& d = *m.decision;
 
         std::string why;
         act::SmtpOutbound out(rt.reinject());
         if (!act::send_forwards(out, act_context(m), m.sender, m.header + "\r\n" + m.body, d.recipients, &why)) {
-            rt.counters().forward_failures++;
+            rt.metrics().forward_failures.inc();
+            rt.metrics().reinjection_failures.inc();
             return tempfail(ctx, why);
         }
 
@@ -332,7 +338,7 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
             for (const auto& f : r.forwards)
                 if (f.route == engine::Route::internal && f.mode == engine::ForwardMode::redirect)
                     add.insert(add.end(), f.to.begin(), f.to.end());
-            rt.counters().forwards += r.forwards.size();
+            rt.metrics().forwards.inc(r.forwards.size());
         }
         for (const auto& [srs_rcpt, original] : m.srs_bounces) {
             log::line(log::Level::info,
@@ -342,18 +348,20 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
         }
         if (keep.empty() && add.empty()) {
             if (all_blocked) {
-                rt.counters().rejected_message++;
+                rt.metrics().blocked.inc(d.recipients.size());
+                rt.metrics().messages("blocked").inc();
                 set_reply(ctx, engine::kReplyBlockedFrom);
                 return SMFIS_REJECT;
             }
             // Every copy was forwarded elsewhere, without a local one.
             send_replies(ctx, m, d);
+            rt.metrics().messages("forwarded").inc();
             return SMFIS_DISCARD;
         }
         for (std::size_t i = 0; i < d.recipients.size(); ++i)
             if (d.recipients[i].verdict != Verdict::deliver) {
                 smfi_delrcpt(ctx, bracketed(m.policy_rcpts[i]).data());
-                if (d.recipients[i].verdict == Verdict::reject) rt.counters().rejected_rcpt++;
+                if (d.recipients[i].verdict == Verdict::reject) rt.metrics().blocked.inc();
             }
         std::sort(add.begin(), add.end());
         add.erase(std::unique(add.begin(), add.end()), add.end());
@@ -364,6 +372,7 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
             smfi_addheader(ctx, name.data(), value.data());
         }
         send_replies(ctx, m, d);
+        rt.metrics().messages("delivered").inc();
         return SMFIS_CONTINUE;
     });
 }
@@ -371,7 +380,10 @@ sfsistat decide_eom(SMFICTX* ctx) noexcept
 sfsistat on_eom(SMFICTX* ctx) noexcept
 {
     sfsistat result = decide_eom(ctx);
-    if (Connection* c = connection(ctx)) c->msg.reset();  // no longer in flight
+    if (Connection* c = connection(ctx); c && c->msg) {
+        runtime().metrics().processing.observe(c->msg->busy);
+        c->msg.reset();  // no longer in flight
+    }
     return result;
 }
 

@@ -19,6 +19,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "aws/dynamodb/dynamo_store.hpp"
@@ -26,6 +27,8 @@
 #include "milter/runtime.hpp"
 #include "policy/daemon/daemon.hpp"
 #include "policy/daemon/http.hpp"
+#include "policy/daemon/privileges.hpp"
+#include "policy/daemon/systemd.hpp"
 #include "policy/log/log.hpp"
 
 namespace {
@@ -52,9 +55,25 @@ void set_nodelay_on_listener()
     }
 }
 
+// Creates the directory of the unix socket PATH when it is missing: 0750,
+// owned by WHO (the daemon after the drop) and group postfix, so that
+// Postfix reaches the socket and nobody else lists the directory.
+void prepare_socket_directory(const std::string& path, const std::optional<daemon::Identity>& who)
+{
+    const std::string dir = path.substr(0, path.rfind('/'));
+    if (dir.empty() || ::access(dir.c_str(), F_OK) == 0) return;
+    if (::mkdir(dir.c_str(), 0750) != 0)
+        throw std::runtime_error("cannot create the socket directory " + dir + ": " + std::strerror(errno));
+    const group* g = getgrnam("postfix");
+    if (who && ::chown(dir.c_str(), who->uid, g ? g->gr_gid : who->gid) != 0)
+        throw std::runtime_error("cannot give " + dir + " to " + who->user + ": " + std::strerror(errno));
+}
+
 int run(const daemon::Args& args)
 {
     config::Config cfg = config::load_config(args.config, args.explicit_config);
+    const std::optional<daemon::Identity> who = daemon::identity_to_become(cfg);
+    daemon::check_secrets(cfg);
     if (args.check_only) {
         std::cout << "configuration OK\n";
         return 0;
@@ -65,59 +84,74 @@ int run(const daemon::Args& args)
     const sigset_t set = daemon::block_signals();
     milter::Runtime rt(cfg);
     milter::set_runtime(&rt);
-    daemon::first_load(rt.policy(), cfg);
-    const auto http = daemon::start_http(cfg.http_listen, rt.policy());
 
+    // What needs root first: the side door, the milter socket.
+    const auto http = daemon::start_http(cfg.http_listen, {&rt.policy(), &rt.registry(), &rt.prober()});
     const std::string socket = cfg.milter_socket;
-    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0)
-        ::unlink(socket.substr(socket.find(':') + 1).c_str());
+    const bool unix_socket = socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0;
+    const std::string path = unix_socket ? socket.substr(socket.find(':') + 1) : std::string();
+    if (unix_socket) {
+        prepare_socket_directory(path, who);
+        ::unlink(path.c_str());
+    }
     if (smfi_register(*milter::filter_description()) == MI_FAILURE) throw std::runtime_error("smfi_register failed");
     if (smfi_setconn(const_cast<char*>(socket.c_str())) == MI_FAILURE)
         throw std::runtime_error("cannot use milter socket " + socket);
     if (smfi_opensocket(true) == MI_FAILURE) throw std::runtime_error("cannot open milter socket " + socket);
-    if (socket.rfind("unix:", 0) == 0 || socket.rfind("local:", 0) == 0) {
+    if (unix_socket) {
         // Reachable by Postfix (group postfix) and nobody else.
-        const std::string path = socket.substr(socket.find(':') + 1);
-        if (const group* g = getgrnam("postfix")) (void)::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid);
+        const group* g = getgrnam("postfix");
+        (void)::chown(path.c_str(), who ? who->uid : static_cast<uid_t>(-1), g ? g->gr_gid : static_cast<gid_t>(-1));
         ::chmod(path.c_str(), 0660);
     }
     if (socket.rfind("inet", 0) == 0) set_nodelay_on_listener();
     smfi_settimeout(300);
+    // Then nobody: the store is opened as the daemon's user, so the files
+    // sqlite creates next to it (-wal, -shm) are that user's.
+    if (who) {
+        daemon::become(*who);
+        log::line(log::Level::info, "running as user " + who->user + ", group " + who->group);
+    } else if (geteuid() == 0) {
+        log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
+    }
+    daemon::first_load(rt.policy(), cfg);
+    rt.prober().start();
 
     std::atomic<bool> stop{false};
     std::thread watcher(daemon::watch_policy, std::ref(rt.policy()), std::ref(stop));
     std::atomic<int> status{0};
+    std::atomic<bool> milter_running{true};
     std::thread milter([&] {
         status = smfi_main() == MI_SUCCESS ? 0 : 1;
+        milter_running = false;
         kill(getpid(), SIGTERM);  // wake the main thread if libmilter stopped by itself
     });
     log::line(log::Level::notice, "listening on " + socket);
+    daemon::systemd::ready("listening on " + socket);
 
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGHUP) {
+    daemon::wait_for_signals(
+        set, [&] { return milter_running.load(); },
+        [&] {
+            daemon::systemd::reloading();
             try {
                 rt.reload();
             } catch (const std::exception& e) {
                 log::line(log::Level::error,
                           std::string("reload failed, keeping the running configuration: ") + e.what());
             }
-            continue;
-        }
-        log::line(log::Level::notice, std::string("stopping on ") + strsignal(sig));
-        // smfi_stop() ends libmilter's sessions too: first let the messages
-        // in flight finish (a minute at most), deferring new ones (4xx).
-        milter::start_draining();
-        for (int i = 0; i < 1200 && milter::messages_in_flight() > 0; ++i) {
-            if (i == 0)
-                log::line(log::Level::notice,
-                          "waiting for " + std::to_string(milter::messages_in_flight()) + " message(s) in flight");
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-        smfi_stop();
-        break;
+            daemon::systemd::ready("listening on " + socket);
+        });
+    daemon::systemd::stopping();
+    // smfi_stop() ends libmilter's sessions too: first let the messages
+    // in flight finish (a minute at most), deferring new ones (4xx).
+    milter::start_draining();
+    for (int i = 0; i < 1200 && milter::messages_in_flight() > 0; ++i) {
+        if (i == 0)
+            log::line(log::Level::notice,
+                      "waiting for " + std::to_string(milter::messages_in_flight()) + " message(s) in flight");
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
+    smfi_stop();
     milter.join();
     stop = true;
     watcher.join();

@@ -3,7 +3,9 @@
 
 #include <stdexcept>
 
+#include "milter/callbacks.hpp"
 #include "policy/daemon/daemon.hpp"
+#include "policy/daemon/http.hpp"
 #include "policy/log/log.hpp"
 
 namespace sesame::milter {
@@ -14,10 +16,20 @@ Runtime* g_runtime = nullptr;
 
 }  // namespace
 
-Runtime::Runtime(config::Config config) : config_(std::move(config)), hostname_(daemon::local_hostname())
+Runtime::Runtime(config::Config config)
+    : config_(std::move(config)),
+      hostname_(daemon::local_hostname()),
+      metrics_(registry_, "milter", kVerdicts, [] { return static_cast<double>(messages_in_flight()); }),
+      srs_reversed_(registry_.counter("sesame_srs_bounces_reversed_total",
+                                      "Bounces to our SRS addresses sent back to the original sender.",
+                                      {{"path", "milter"}})),
+      prober_(std::chrono::seconds(10))
 {
     policy_ = std::make_unique<store::PolicySource>(config_);
-    reinject_ = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(config_.milter_reinject));
+    daemon::add_policy_metrics(registry_, *policy_);
+    const auto reinject = deliver::Endpoint::parse(config_.milter_reinject);
+    reinject_ = std::make_unique<deliver::SmtpPool>(reinject);
+    daemon::watch_postfix(prober_, registry_, reinject, "milter");
     if (!config_.srs_domain.empty()) srs_.emplace(deliver::Srs::from_file(config_.srs_domain, config_.srs_secret_file));
 }
 

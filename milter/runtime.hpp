@@ -7,7 +7,8 @@
 // gives each caller its own connection, the Srs is immutable, and the reply
 // state is written through a store handle per thread.
 //
-// Counters are plain atomics for now; the metrics endpoint reads them.
+// The metrics are atomics in the Runtime's Registry, which /metrics renders;
+// the Prober checks the reinjection service for /readyz.
 #pragma once
 
 #include <atomic>
@@ -15,8 +16,11 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "policy/config/config.hpp"
+#include "policy/daemon/health.hpp"
+#include "policy/daemon/metrics.hpp"
 #include "policy/deliver/smtp_client.hpp"
 #include "policy/deliver/srs.hpp"
 #include "policy/engine/store.hpp"
@@ -24,10 +28,11 @@
 
 namespace sesame::milter {
 
-struct Counters {
-    std::atomic<std::uint64_t> messages{0}, rejected_rcpt{0}, rejected_message{0}, forwards{0}, forward_failures{0},
-        autoreplies{0}, autoreply_failures{0}, tempfails{0}, srs_reversed{0};
-};
+// The verdicts of sesame_messages_total{path="milter"}: kept for local
+// delivery (perhaps forwarded too), every copy forwarded elsewhere, every
+// recipient blocked at end of message, refused for too many hops, deferred
+// for Sesame's own trouble.
+inline const std::vector<std::string> kVerdicts = {"delivered", "forwarded", "blocked", "loop", "tempfail"};
 
 class Runtime {
   public:
@@ -40,7 +45,11 @@ class Runtime {
     deliver::SmtpPool& reinject() { return *reinject_; }
     const deliver::Srs* srs() const { return srs_ ? &*srs_ : nullptr; }
     const std::string& hostname() const { return hostname_; }
-    Counters& counters() { return counters_; }
+    metrics::Registry& registry() { return registry_; }
+    metrics::MailMetrics& metrics() { return metrics_; }
+    metrics::Counter& srs_reversed() { return srs_reversed_; }
+    // Checks the reinjection service every 10 s once started.
+    daemon::Prober& prober() { return prober_; }
 
     // This thread's handle on the store, for the reply-interval state.
     engine::Store& reply_store();
@@ -56,7 +65,10 @@ class Runtime {
     std::unique_ptr<deliver::SmtpPool> reinject_;
     std::optional<deliver::Srs> srs_;
     std::string hostname_;
-    Counters counters_;
+    metrics::Registry registry_;
+    metrics::MailMetrics metrics_;
+    metrics::Counter& srs_reversed_;
+    daemon::Prober prober_;  // last: its thread stops first
 };
 
 // The process's Runtime; main() installs it before smfi_main().

@@ -35,6 +35,11 @@ sqlite = "$demo/policy.db"
 
 [policy]
 domains = ["example.com"]
+
+# The demo runs as root on a machine that may have no `sesame` user; a
+# packaged daemon drops to that user.
+[daemon]
+user = "root"
 CONF
 export SESAME_CONFIG=$demo/sesame.conf
 

@@ -8,8 +8,9 @@ packages=(
     clang clang-format libclang-rt-14-dev
     libsqlite3-dev libtoml11-dev libcli11-dev nlohmann-json3-dev libgmime-3.0-dev libidn2-dev
     libgtest-dev libgmock-dev googletest libbenchmark-dev
-    libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev libmicrohttpd-dev
+    libssl-dev libmilter-dev libcurl4-openssl-dev libxml2-dev libmicrohttpd-dev libsystemd-dev
     postfix swaks miltertest
+    prometheus debhelper dpkg-dev lintian fakeroot
     curl
 )
 # Node.js and npm are not listed: install_emulators installs Debian's only

@@ -7,26 +7,73 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <thread>
+#include <vector>
 
 #include "aws/dynamodb/dynamo_store.hpp"
 #include "aws/ingest/poller.hpp"
 #include "aws/ingest/processor.hpp"
 #include "policy/daemon/daemon.hpp"
+#include "policy/daemon/health.hpp"
 #include "policy/daemon/http.hpp"
+#include "policy/daemon/privileges.hpp"
+#include "policy/daemon/systemd.hpp"
 #include "policy/log/log.hpp"
 
 namespace {
 
 using namespace sesame;
 
+// The readiness probe of every queue: GetQueueAttributes, whose
+// ApproximateNumberOfMessages is also the queue's depth in /metrics.
+void watch_queues(daemon::Prober& prober, ingest::Shared& shared)
+{
+    const auto& queues = shared.config.ingest_queues;
+    auto depth = std::make_shared<std::vector<std::atomic<double>>>(queues.size());
+    auto up = std::make_shared<std::vector<std::atomic<double>>>(queues.size());
+    for (std::size_t i = 0; i < queues.size(); ++i) {
+        const std::string name = queues[i].url.substr(queues[i].url.rfind('/') + 1);
+        const metrics::Labels labels = {{"queue", name}, {"domain", queues[i].domain}};
+        shared.registry.gauge("sesame_queue_depth",
+                              "Messages waiting in the SQS queue (ApproximateNumberOfMessages, probed every 15 s).",
+                              labels, [depth, i] { return (*depth)[i].load(); });
+        shared.registry.gauge("sesame_queue_up", "1 when the queue answered the last probe.", labels,
+                              [up, i] { return (*up)[i].load(); });
+    }
+    auto sqs = std::make_shared<aws::SqsClient>(shared.aws);
+    prober.add("queues", [&queues, sqs, depth, up] {
+        std::vector<daemon::Check> checks;
+        for (std::size_t i = 0; i < queues.size(); ++i) {
+            daemon::Check c{"queue " + queues[i].domain, false, ""};
+            try {
+                auto a = sqs->queue_attributes(queues[i].url, {"ApproximateNumberOfMessages"});
+                const std::string n = a.count("ApproximateNumberOfMessages") ? a["ApproximateNumberOfMessages"] : "?";
+                (*depth)[i] = std::strtod(n.c_str(), nullptr);
+                c.ok = true;
+                c.detail = n + " waiting";
+            } catch (const std::exception& e) {
+                c.detail = queues[i].url + ": " + e.what();
+            }
+            (*up)[i] = c.ok ? 1 : 0;
+            checks.push_back(std::move(c));
+        }
+        return checks;
+    });
+}
+
 int run(const daemon::Args& args)
 {
     config::Config cfg = config::load_config(args.config, args.explicit_config);
     if (cfg.ingest_queues.empty() && !args.check_only)
         throw std::runtime_error(cfg.source + ": no [[ingest.queue]] configured: nothing to poll");
+    const std::optional<daemon::Identity> who = daemon::identity_to_become(cfg);
+    daemon::check_secrets(cfg);
     if (args.check_only) {
         std::cout << "configuration OK\n";
         return 0;
@@ -38,14 +85,13 @@ int run(const daemon::Args& args)
     const sigset_t set = daemon::block_signals();
 
     store::PolicySource policy(cfg);
-    daemon::first_load(policy, cfg);
-    const auto http = daemon::start_http(cfg.http_listen, policy);
     // One connection kept per worker: with fewer, workers finishing together
     // close the excess, and every few messages pay a new SMTP session.
     deliver::SmtpOptions deliver_options;
     deliver_options.max_idle =
         std::max<std::size_t>(deliver_options.max_idle, static_cast<std::size_t>(cfg.ingest_concurrency));
-    deliver::SmtpPool deliver_pool(deliver::Endpoint::parse(cfg.ingest_deliver_to), deliver_options);
+    const auto deliver_to = deliver::Endpoint::parse(cfg.ingest_deliver_to);
+    deliver::SmtpPool deliver_pool(deliver_to, deliver_options);
     std::unique_ptr<deliver::SmtpPool> outbound_pool;
     if (cfg.outbound_route != "ses")
         outbound_pool = std::make_unique<deliver::SmtpPool>(deliver::Endpoint::parse(cfg.outbound_route));
@@ -67,6 +113,22 @@ int run(const daemon::Args& args)
     shared.now = [] { return static_cast<engine::Time>(std::time(nullptr)); };
     shared.sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
 
+    daemon::add_policy_metrics(shared.registry, policy);
+    daemon::Prober prober(std::chrono::seconds(15));
+    daemon::watch_postfix(prober, shared.registry, deliver_to, "ingest");
+    watch_queues(prober, shared);
+    const auto http = daemon::start_http(cfg.http_ingest_listen, {&policy, &shared.registry, &prober});
+    // Root is needed for nothing else (a port under 1024, the secrets read
+    // above): become the daemon's user before the store is opened.
+    if (who) {
+        daemon::become(*who);
+        log::line(log::Level::info, "running as user " + who->user + ", group " + who->group);
+    } else if (geteuid() == 0) {
+        log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
+    }
+    daemon::first_load(policy, cfg);
+    prober.start();
+
     ingest::Processor processor(shared);
     ingest::Poller poller(shared, processor);
     std::atomic<bool> stop{false};
@@ -80,13 +142,15 @@ int run(const daemon::Args& args)
         }
         if (!stopping) kill(getpid(), SIGTERM);  // wake the main thread: the poller ended by itself
     });
-    log::line(log::Level::notice, "polling " + std::to_string(cfg.ingest_queues.size()) + " queue(s), " +
-                                      std::to_string(cfg.ingest_concurrency) + " workers, delivering to " +
-                                      cfg.ingest_deliver_to);
-    for (;;) {
-        int sig = 0;
-        if (sigwait(&set, &sig) != 0) continue;
-        if (sig == SIGHUP) {
+    const std::string status = "polling " + std::to_string(cfg.ingest_queues.size()) + " queue(s), " +
+                               std::to_string(cfg.ingest_concurrency) + " workers, delivering to " +
+                               cfg.ingest_deliver_to;
+    log::line(log::Level::notice, status);
+    daemon::systemd::ready(status);
+    daemon::wait_for_signals(
+        set, [&] { return poller.alive(); },
+        [&] {
+            daemon::systemd::reloading();
             try {
                 config::Config fresh = config::load_config(cfg.source, true);
                 for (const auto& key : config::restart_needed(cfg, fresh))
@@ -99,11 +163,9 @@ int run(const daemon::Args& args)
                 log::line(log::Level::error,
                           std::string("reload failed, keeping the running configuration: ") + e.what());
             }
-            continue;
-        }
-        log::line(log::Level::notice, std::string("stopping on ") + strsignal(sig));
-        break;
-    }
+            daemon::systemd::ready(status);
+        });
+    daemon::systemd::stopping();
     stopping = true;
     poller.stop();
     polling.join();

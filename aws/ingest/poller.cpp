@@ -69,6 +69,12 @@ void Poller::stop()
     curl_multi_wakeup(static_cast<CURLM*>(multi_));
 }
 
+bool Poller::alive() const
+{
+    const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now().time_since_epoch()).count();
+    return now - heartbeat_ms_.load() < 30000;
+}
+
 void Poller::work()
 {
     Worker worker(shared_);
@@ -86,7 +92,7 @@ void Poller::work()
         }
         if (room) curl_multi_wakeup(static_cast<CURLM*>(multi_));
         processor_.process(worker, *job.queue, job.message, job.batch.get());
-        --in_flight_;
+        --shared_.in_flight;
     }
 }
 
@@ -134,6 +140,7 @@ void Poller::run()
 
     while (!stopping_) {
         const auto now = Clock::now();
+        heartbeat_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
         for (auto& p : polls) {
             if (p.active || now < p.next_at) continue;
             {
@@ -172,7 +179,7 @@ void Poller::run()
                     {
                         std::lock_guard lock(mutex_);
                         for (auto& m : messages) jobs_.push_back({p->queue, std::move(m), batch});
-                        in_flight_ += static_cast<int>(messages.size());
+                        shared_.in_flight += static_cast<int>(messages.size());
                     }
                     ready_.notify_all();
                 }
@@ -189,7 +196,7 @@ void Poller::run()
     for (auto& p : polls)
         if (p.active) curl_multi_remove_handle(multi, p.easy.get());
     log::line(log::Level::notice,
-              "stopped polling; finishing " + std::to_string(in_flight_.load()) + " message(s) received");
+              "stopped polling; finishing " + std::to_string(shared_.in_flight.load()) + " message(s) received");
     {
         std::lock_guard lock(mutex_);
         draining_ = true;

@@ -43,7 +43,10 @@ class Poller {
     void stop();
 
     // Messages received and not yet finished (waiting or being worked).
-    int in_flight() const { return in_flight_.load(); }
+    int in_flight() const { return shared_.in_flight.load(); }
+    // True while the polling loop turns (it does at least once a second):
+    // what the systemd watchdog is told.
+    bool alive() const;
 
   private:
     struct Job {
@@ -56,8 +59,8 @@ class Poller {
     Shared& shared_;
     Processor& processor_;
     std::atomic<bool> stopping_{false};
-    std::atomic<int> in_flight_{0};
-    void* multi_ = nullptr;  // CURLM*, owned (poller.cpp)
+    std::atomic<std::int64_t> heartbeat_ms_{0};  // steady clock, at the loop's last turn
+    void* multi_ = nullptr;                      // CURLM*, owned (poller.cpp)
 
     std::mutex mutex_;
     std::condition_variable ready_;

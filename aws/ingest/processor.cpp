@@ -175,9 +175,24 @@ std::vector<aws::SqsMessage> ReceiveBatch::finish(const aws::SqsMessage* m)
     return std::move(to_delete_);
 }
 
+IngestMetrics::IngestMetrics(metrics::Registry& r, const std::atomic<int>& in_flight)
+    : mail(r, "ingest", kVerdicts, [&in_flight] { return static_cast<double>(in_flight.load()); }),
+      delivered(r.counter("sesame_ingest_recipients_total", "Recipients of SES mail, by outcome.",
+                          {{"outcome", "delivered"}})),
+      refused(
+          r.counter("sesame_ingest_recipients_total", "Recipients of SES mail, by outcome.", {{"outcome", "refused"}})),
+      foreign(
+          r.counter("sesame_ingest_recipients_total", "Recipients of SES mail, by outcome.", {{"outcome", "foreign"}})),
+      bounces_rewritten(r.counter("sesame_bounces_rewritten_total",
+                                  "SES bounces of mail sent through SES, rewritten for the original sender.",
+                                  {{"path", "ingest"}}))
+{
+}
+
 Disposition Processor::process(Worker& w, const config::IngestQueue& queue, const aws::SqsMessage& m,
                                ReceiveBatch* batch)
 {
+    const auto start = std::chrono::steady_clock::now();
     Disposition d;
     try {
         d = decide(w, queue, m);
@@ -188,7 +203,7 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
     }
     // SQS keeps a message 14 days at most, so delivery state older than that
     // can never be asked for again: forget it, now and then.
-    if (++shared_.counters.messages % kPruneEvery == 1) {
+    if (++shared_.processed % kPruneEvery == 1) {
         try {
             std::size_t n = w.store()->prune_ingest(shared_.now() - kDeliveryStateSeconds);
             if (n) log::line(log::Level::info, "forgot the delivery state of " + std::to_string(n) + " recipient(s)");
@@ -201,13 +216,15 @@ Disposition Processor::process(Worker& w, const config::IngestQueue& queue, cons
             auto res = w.sqs.delete_batch(queue.url, {m.receipt_handle});
             if (!res.failed.empty()) d.summary += "; SQS refused the delete: " + res.failed.front();
         } else if (d.action == Disposition::Action::retry) {
-            shared_.counters.retries++;
             w.sqs.change_visibility(queue.url, m.receipt_handle, d.visibility_seconds);
         }
     } catch (const std::exception& e) {
         d.summary +=
             std::string("; queue update failed (the message comes back after its visibility timeout): ") + e.what();
     }
+    const char* verdict = d.verdict ? d.verdict : d.action == Disposition::Action::retry ? "deferred" : "held";
+    shared_.metrics.mail.messages(verdict).inc();
+    shared_.metrics.mail.processing.observe(metrics::seconds_since(start));
     log::Level level = d.action == Disposition::Action::remove ? log::Level::info : log::Level::warning;
     std::string tail =
         d.action == Disposition::Action::retry ? " (again in " + std::to_string(d.visibility_seconds) + " s)" : "";
@@ -244,14 +261,13 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     const int retry_in = retry_visibility(m.receive_count, static_cast<int>(cfg.ingest_retry_seconds));
     Notification n = parse_notification(m.body);
     if (n.kind == Notification::Kind::malformed) {
-        sh.counters.malformed++;
         return {Disposition::Action::leave, 0,
                 "malformed notification (" + n.reason + "), left for the dead-letter queue (received " +
-                    std::to_string(m.receive_count) + " times)"};
+                    std::to_string(m.receive_count) + " times)",
+                "malformed"};
     }
     if (n.kind == Notification::Kind::acknowledge) {
-        sh.counters.acknowledged++;
-        return {Disposition::Action::remove, 0, "acknowledged: " + n.reason};
+        return {Disposition::Action::remove, 0, "acknowledged: " + n.reason, "housekeeping"};
     }
 
     Work w;
@@ -268,14 +284,14 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     for (const auto& rcpt : r.recipients) {
         if (!in_domain(rcpt, queue.domain)) {
             w.foreign.push_back(rcpt);
-            sh.counters.foreign_dropped++;
+            sh.metrics.foreign.inc();
             log::line(log::Level::notice, "sqs=" + m.message_id + " " + w.log_prefix + ": to=<" + rcpt +
                                               "> dropped: not in the queue's domain " + queue.domain);
             continue;
         }
         if (!w.outcomes.count(rcpt)) pending.push_back(rcpt);
     }
-    if (pending.empty() && !w.outcomes.empty()) sh.counters.duplicates++;
+    const bool duplicate = pending.empty() && !w.outcomes.empty();  // every recipient done before
 
     const engine::Time now = sh.now();
     std::string raw;
@@ -318,7 +334,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                     std::vector<std::string> failed;
                     for (const auto& f : b->failed_recipients) failed.push_back(f.address);
                     wk.store()->add_bounced(id, failed);
-                    sh.counters.bounces_rewritten++;
+                    sh.metrics.bounces_rewritten.inc();
                     log::line(log::Level::info, "sqs=" + m.message_id + " " + w.log_prefix + ": SES bounce of " + id +
                                                     " rewritten for <" + rec->original_source + ">");
                     break;
@@ -348,12 +364,13 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
         std::string why;
         if (!to_forward.empty()) {
             if (!act::send_forwards(out, actx, r.source, raw, to_forward, &why)) {
-                sh.counters.forward_failures++;
+                sh.metrics.mail.forward_failures.inc();
+                sh.metrics.mail.reinjection_failures.inc();
                 return {Disposition::Action::retry, retry_in, w.log_prefix + ": forward failed: " + why};
             }
             for (const auto& d : to_forward) {
                 note(w, kForwardPrefix + d.address, "forwarded", "");
-                sh.counters.forwards += d.forwards.size();
+                sh.metrics.mail.forwards.inc(d.forwards.size());
             }
         }
 
@@ -367,7 +384,7 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                                             " rule: " + join(d.trace, "; "));
             forwarded = forwarded || !d.forwards.empty();
             if (d.verdict == Verdict::reject) {
-                sh.counters.blocked++;
+                sh.metrics.mail.blocked.inc();
                 note(w, d.address, "blocked", join(d.trace, "; "));
                 w.blocked_sender = d.blocked_by_header && info.from_address ? *info.from_address : r.source;
                 continue;
@@ -399,13 +416,13 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
                 const deliver::Outcome o = i < res.recipients.size() ? res.recipients[i].outcome : res.outcome;
                 const std::string reply = i < res.recipients.size() ? res.recipients[i].reply : res.reply;
                 if (o == deliver::Outcome::ok) {
-                    sh.counters.delivered++;
+                    sh.metrics.delivered.inc();
                     note(w, key, "delivered", reply);
                 } else if (o == deliver::Outcome::permfail) {
-                    sh.counters.refused++;
+                    sh.metrics.refused.inc();
                     note(w, key, "refused", reply);
                 } else {
-                    sh.counters.deliver_failures++;
+                    sh.metrics.mail.reinjection_failures.inc();
                     tempfail(w, who + ": " + reply);
                 }
             }
@@ -425,10 +442,10 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
             if (!d.autoreply || w.outcomes[d.address] != "delivered") continue;
             switch (act::send_autoreply(out, actx, *d.autoreply, due, &why)) {
                 case act::ReplyResult::sent:
-                    sh.counters.autoreplies++;
+                    sh.metrics.mail.autoreplies.inc();
                     break;
                 case act::ReplyResult::failed:
-                    sh.counters.autoreply_failures++;
+                    sh.metrics.mail.autoreply_failures.inc();
                     log::line(log::Level::warning, "sqs=" + m.message_id + " " + w.log_prefix + ": autoreply from=<" +
                                                        d.autoreply->from + "> to=<" + d.autoreply->to +
                                                        "> failed: " + why);
@@ -473,7 +490,11 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     if (!delivered.empty()) summary += " delivered=" + join(delivered, ",");
     if (!invalid.empty()) summary += " invalid=" + join(invalid, ",");
     if (pending.empty()) summary += " (already done before: nothing delivered again)";
-    return {Disposition::Action::remove, 0, summary};
+    return {Disposition::Action::remove, 0, summary,
+            duplicate            ? "duplicate"
+            : !delivered.empty() ? "delivered"
+            : all_blocked        ? "blocked"
+                                 : "invalid"};
 }
 
 }  // namespace sesame::ingest

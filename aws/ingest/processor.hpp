@@ -38,6 +38,7 @@
 #include "aws/sdk/sqs.hpp"
 #include "policy/act/act.hpp"
 #include "policy/config/config.hpp"
+#include "policy/daemon/metrics.hpp"
 #include "policy/deliver/smtp_client.hpp"
 #include "policy/deliver/srs.hpp"
 #include "policy/engine/store.hpp"
@@ -45,14 +46,26 @@
 
 namespace sesame::ingest {
 
-struct Counters {
-    std::atomic<std::uint64_t> messages{0}, delivered{0}, blocked{0}, refused{0}, foreign_dropped{0}, duplicates{0},
-        acknowledged{0}, malformed{0}, retries{0}, forwards{0}, forward_failures{0}, autoreplies{0},
-        autoreply_failures{0}, bounces_rewritten{0}, deliver_failures{0};
+// The verdicts of sesame_messages_total{path="ingest"}: the statuses the S3
+// object is marked with (delivered, blocked, invalid: every recipient
+// refused), a notification already done (duplicate), left to come back
+// (deferred), left for the dead-letter queue (malformed; held: too large or
+// a credentials error), SNS/SES housekeeping acknowledged.
+inline const std::vector<std::string> kVerdicts = {"delivered", "blocked",   "invalid", "duplicate",
+                                                   "deferred",  "malformed", "held",    "housekeeping"};
+
+// sesame-ingest's metrics: the mail ones both daemons keep, and its own.
+struct IngestMetrics {
+    IngestMetrics(metrics::Registry& registry, const std::atomic<int>& in_flight);
+    metrics::MailMetrics mail;
+    metrics::Counter& delivered;          // recipients Postfix took
+    metrics::Counter& refused;            // recipients Postfix refused for good
+    metrics::Counter& foreign;            // recipients outside the queue's domain, dropped
+    metrics::Counter& bounces_rewritten;  // SES bounces of mail we sent, rewritten
 };
 
 // What the daemon shares between its workers. Built by main(); immutable
-// but for the counters and the set of SES ids in progress.
+// but for the metrics and the set of SES ids in progress.
 struct Shared {
     config::Config config;
     aws::ServiceContext aws;
@@ -64,7 +77,10 @@ struct Shared {
     std::string hostname;
     std::function<engine::Time()> now;
     std::function<void(std::chrono::milliseconds)> sleep;  // NoSuchKey backoff
-    Counters counters;
+    std::atomic<int> in_flight{0};                         // received and not finished (the poller counts)
+    std::atomic<std::uint64_t> processed{0};
+    metrics::Registry registry;
+    IngestMetrics metrics{registry, in_flight};
 
     std::mutex in_progress_mutex;
     std::set<std::string> in_progress;  // SES message ids a worker holds now
@@ -100,8 +116,9 @@ struct Worker {
 // What to do with the queue message.
 struct Disposition {
     enum class Action { remove, retry, leave } action = Action::retry;
-    int visibility_seconds = 0;  // retry: when it should come back
-    std::string summary;         // one line for the log
+    int visibility_seconds = 0;     // retry: when it should come back
+    std::string summary;            // one line for the log
+    const char* verdict = nullptr;  // of kVerdicts; null: by the action (deferred, held)
 };
 
 const char* to_string(Disposition::Action a);

@@ -14,6 +14,7 @@
 #include "policy/config/config.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -234,6 +235,14 @@ std::string check_socket(std::string& v)
 std::string check_listen(std::string& v)
 {
     return valid_host_port(v) ? "" : quote(v) + " is not HOST:PORT";
+}
+
+// A user or group name as useradd(8) takes it.
+std::string check_name(std::string& v)
+{
+    bool ok = !v.empty() && v.size() <= 32 && v[0] != '-';
+    for (char c : v) ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.');
+    return ok ? "" : quote(v) + " is not a user or group name";
 }
 
 std::string check_url(std::string& v)
@@ -508,8 +517,27 @@ const std::vector<Key>& keys()
         {.name = "http.listen",
          .member = &Config::http_listen,
          .reloadable = restart,
-         .doc = "`HOST:PORT` of `/metrics`, `/healthz` and `/readyz` (keep it on loopback).",
+         .doc = "`HOST:PORT` of sesame-milter's `/metrics`, `/healthz` and `/readyz` (keep it on "
+                "loopback).",
          .check = check_listen},
+        {.name = "http.ingest_listen",
+         .member = &Config::http_ingest_listen,
+         .reloadable = restart,
+         .doc = "`HOST:PORT` of sesame-ingest's `/metrics`, `/healthz` and `/readyz`: another port, "
+                "so both daemons can run on one host.",
+         .check = check_listen},
+
+        {.name = "daemon.user",
+         .member = &Config::daemon_user,
+         .reloadable = restart,
+         .doc = "The user a daemon started as root becomes once its sockets are open; it refuses "
+                "to start when the user does not exist. `\"root\"` keeps root (not recommended).",
+         .check = check_name},
+        {.name = "daemon.group",
+         .member = &Config::daemon_group,
+         .reloadable = restart,
+         .doc = "The group it becomes (its only group).",
+         .check = check_name},
 
         {.name = "log.level",
          .member = &Config::log_level,

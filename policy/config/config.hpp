@@ -70,7 +70,11 @@ struct Config {
     std::int64_t ingest_max_message_bytes = 41943040;
     std::int64_t ingest_retry_seconds = 30;
     // [http]
-    std::string http_listen = "127.0.0.1:9187";
+    std::string http_listen = "127.0.0.1:9187";         // sesame-milter
+    std::string http_ingest_listen = "127.0.0.1:9188";  // sesame-ingest
+    // [daemon]
+    std::string daemon_user = "sesame";
+    std::string daemon_group = "sesame";
     // [log]
     std::string log_level = "info";
     std::string log_target = "syslog";

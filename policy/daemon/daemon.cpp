@@ -1,15 +1,18 @@
 // daemon.cpp - see daemon.hpp.
 #include "policy/daemon/daemon.hpp"
 
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <climits>
 #include <cstdlib>
+#include <cstring>
 #include <stdexcept>
 #include <thread>
 
 #include "policy/config/config.hpp"
+#include "policy/daemon/systemd.hpp"
 #include "policy/log/log.hpp"
 
 namespace sesame::daemon {
@@ -85,6 +88,28 @@ sigset_t block_signals()
     pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
     return set;
+}
+
+void wait_for_signals(const sigset_t& set, const std::function<bool()>& alive, const std::function<void()>& on_hup)
+{
+    // Wake at half the watchdog interval to ping it; without a watchdog,
+    // only for the signals.
+    const auto watchdog = systemd::watchdog_interval();
+    const auto half = watchdog.count() > 0 ? watchdog / 2 : std::chrono::microseconds(std::chrono::hours(1));
+    timespec timeout{static_cast<time_t>(half.count() / 1000000), static_cast<long>(half.count() % 1000000) * 1000};
+    for (;;) {
+        const int sig = sigtimedwait(&set, nullptr, &timeout);
+        if (sig < 0) {  // the timeout (or EINTR): alive?
+            if (watchdog.count() > 0 && alive()) systemd::watchdog_ping();
+            continue;
+        }
+        if (sig == SIGHUP) {
+            on_hup();
+            continue;
+        }
+        log::line(log::Level::notice, std::string("stopping on ") + strsignal(sig));
+        return;
+    }
 }
 
 std::string local_hostname()

@@ -12,6 +12,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <functional>
 #include <string>
 
 #include "policy/store/policy_source.hpp"
@@ -40,6 +41,12 @@ void log_policy_loaded(const store::PolicySource& policy);
 // lets the daemon start without a policy (Backend::start_without_policy):
 // then it is logged and the watcher retries; messages are deferred meanwhile.
 void first_load(store::PolicySource& policy, const config::Config& config);
+
+// The main thread's loop: takes the signals of SET until SIGTERM or SIGINT
+// (logged, then it returns), calling ON_HUP for each SIGHUP. Under a
+// systemd watchdog it pings every half interval while ALIVE() says the
+// mail path still turns; when it stops saying so, systemd restarts us.
+void wait_for_signals(const sigset_t& set, const std::function<bool()>& alive, const std::function<void()>& on_hup);
 
 // gethostname(), or "localhost".
 std::string local_hostname();

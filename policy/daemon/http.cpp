@@ -60,11 +60,6 @@ std::string seconds_ago(std::chrono::system_clock::time_point t)
     return std::to_string(s) + " s ago";
 }
 
-void metric(std::string& out, const char* name, const char* type, const char* help, const std::string& samples)
-{
-    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + samples;
-}
-
 }  // namespace
 
 void HttpServer::Stop::operator()(MHD_Daemon* d) const
@@ -97,54 +92,73 @@ HttpServer::HttpServer(const std::string& listen, Handler handler) : handler_(st
 
 HttpServer::~HttpServer() = default;
 
-HttpReply policy_endpoints(std::string_view path, const store::PolicySource& policy)
+HttpReply serve(std::string_view path, const Endpoints& e)
 {
-    auto snapshot = policy.current();
-    const std::string error = policy.last_error();
-    const std::uint64_t failures = policy.refresh_failures();
-    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+    const char* text = "text/plain; charset=utf-8";
+    if (path == "/healthz") return {200, text, "ok\n"};
     if (path == "/readyz") {
-        if (!snapshot) return {503, "text/plain; charset=utf-8", "policy: not loaded: " + error + "\n"};
-        std::string line = "policy: ";
-        line += error.empty() ? "ok" : "stale";
-        line += " (version " + std::to_string(snapshot->version());
-        if (auto t = policy.last_success()) line += ", last refreshed " + seconds_ago(*t);
-        line += ")";
-        if (!error.empty())
-            line += "; refreshes failing, " + std::to_string(failures) + " failed since start, last: " + error;
-        return {200, "text/plain; charset=utf-8", line + "\n"};
-    }
-    if (path == "/metrics") {
-        std::string out;
-        metric(out, "sesame_policy_loaded", "gauge", "1 when a policy snapshot is loaded.",
-               "sesame_policy_loaded " + std::to_string(snapshot ? 1 : 0) + "\n");
-        metric(out, "sesame_policy_refresh_ok", "gauge",
-               "0 while policy refreshes fail (the last good snapshot stays in use).",
-               "sesame_policy_refresh_ok " + std::to_string(error.empty() ? 1 : 0) + "\n");
-        metric(out, "sesame_policy_reloads_total", "counter", "Policy snapshots swapped in since start.",
-               "sesame_policy_reloads_total " + std::to_string(policy.reloads()) + "\n");
-        metric(out, "sesame_policy_refresh_failures_total", "counter", "Failed policy refreshes since start.",
-               "sesame_policy_refresh_failures_total " + std::to_string(failures) + "\n");
-        if (snapshot) {
-            const auto n = snapshot->counts();
-            metric(out, "sesame_policy_version", "gauge", "The store's policy version in the loaded snapshot.",
-                   "sesame_policy_version " + std::to_string(snapshot->version()) + "\n");
-            metric(out, "sesame_policy_rules", "gauge", "Rules in the loaded snapshot, by kind.",
-                   "sesame_policy_rules{kind=\"block\"} " + std::to_string(n.blocks) +
-                       "\nsesame_policy_rules{kind=\"forward\"} " + std::to_string(n.forwards) +
-                       "\nsesame_policy_rules{kind=\"ooo\"} " + std::to_string(n.ooo) +
-                       "\nsesame_policy_rules{kind=\"domain\"} " + std::to_string(n.domains) + "\n");
+        const store::PolicySource& policy = *e.policy;
+        auto snapshot = policy.current();
+        const std::string error = policy.last_error();
+        bool ready = snapshot != nullptr;
+        std::string body = "policy: ";
+        if (!snapshot) {
+            body += "not loaded: " + error;
+        } else {
+            body += error.empty() ? "ok" : "stale";
+            body += " (version " + std::to_string(snapshot->version());
+            if (auto t = policy.last_success()) body += ", last refreshed " + seconds_ago(*t);
+            body += ")";
+            if (!error.empty())
+                body += "; refreshes failing, " + std::to_string(policy.refresh_failures()) +
+                        " failed since start, last: " + error;
         }
-        return {200, "text/plain; version=0.0.4; charset=utf-8", out};
+        body += "\n";
+        if (e.prober)
+            for (const Check& c : e.prober->results()) {
+                ready = ready && c.ok;
+                body += c.name + ": " + (c.ok ? "ok (" : "FAILING (") + c.detail + ")\n";
+            }
+        return {ready ? 200 : 503, text, body};
     }
-    return {404, "text/plain; charset=utf-8", "not found\n"};
+    if (path == "/metrics")
+        return {200, "text/plain; version=0.0.4; charset=utf-8", e.metrics ? e.metrics->render() : std::string()};
+    return {404, text, "not found\n"};
 }
 
-std::unique_ptr<HttpServer> start_http(const std::string& listen, const store::PolicySource& policy)
+void add_policy_metrics(metrics::Registry& r, const store::PolicySource& policy)
+{
+    const store::PolicySource* p = &policy;
+    r.gauge("sesame_policy_loaded", "1 when a policy snapshot is loaded.", {},
+            [p] { return p->current() ? 1.0 : 0.0; });
+    r.gauge("sesame_policy_refresh_ok", "0 while policy refreshes fail (the last good snapshot stays in use).", {},
+            [p] { return p->last_error().empty() ? 1.0 : 0.0; });
+    r.counter_fn("sesame_policy_reloads_total", "Policy snapshots swapped in since start.", {},
+                 [p] { return static_cast<double>(p->reloads()); });
+    r.counter_fn("sesame_policy_refresh_failures_total", "Failed policy refreshes since start.", {},
+                 [p] { return static_cast<double>(p->refresh_failures()); });
+    r.gauge("sesame_policy_version", "The store's policy version in the loaded snapshot (0: none loaded).", {}, [p] {
+        auto s = p->current();
+        return s ? static_cast<double>(s->version()) : 0.0;
+    });
+    using Counts = engine::Snapshot::Counts;
+    auto rules = [&r, p](const char* kind, std::size_t Counts::*field) {
+        r.gauge("sesame_policy_rules", "Rules in the loaded snapshot, by kind.", {{"kind", kind}}, [p, field] {
+            auto s = p->current();
+            return s ? static_cast<double>(s->counts().*field) : 0.0;
+        });
+    };
+    rules("block", &Counts::blocks);
+    rules("forward", &Counts::forwards);
+    rules("ooo", &Counts::ooo);
+    rules("domain", &Counts::domains);
+}
+
+std::unique_ptr<HttpServer> start_http(const std::string& listen, Endpoints endpoints)
 {
     try {
-        auto server = std::make_unique<HttpServer>(
-            listen, [&policy](std::string_view path) { return policy_endpoints(path, policy); });
+        auto server =
+            std::make_unique<HttpServer>(listen, [endpoints](std::string_view path) { return serve(path, endpoints); });
         log::line(log::Level::info, "http: /healthz, /readyz and /metrics on " + listen);
         return server;
     } catch (const std::exception& e) {

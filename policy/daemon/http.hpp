@@ -6,13 +6,16 @@
 // called on that thread; it must be thread-safe and should not block.
 // Anything it throws becomes a 500, never an exception in libmicrohttpd.
 //
-// policy_endpoints() answers the three paths from a PolicySource:
+// serve() answers the three paths for a daemon:
 //   /healthz  200 "ok": the process answers.
-//   /readyz   200 while a policy snapshot is loaded, 503 before; the body
-//             has one line per check, and says "stale" (still 200) while
-//             refreshes fail and the last good snapshot is in use: every MX
-//             losing the store at once must not take them all out of service.
-//   /metrics  the policy gauges and counters in Prometheus' text format.
+//   /readyz   200 while a policy snapshot is loaded and every probe of the
+//             daemon's Prober (Postfix; for ingest, each queue) passed its
+//             last round, 503 otherwise; the body has one line per check.
+//             A policy whose refreshes fail says "stale" but stays ready:
+//             every MX losing the store at once must not take them all out
+//             of service.
+//   /metrics  the daemon's Registry in Prometheus' text format; the policy
+//             gauges and counters are declared in it by add_policy_metrics().
 // Other paths are 404.
 #pragma once
 
@@ -21,6 +24,8 @@
 #include <string>
 #include <string_view>
 
+#include "policy/daemon/health.hpp"
+#include "policy/daemon/metrics.hpp"
 #include "policy/store/policy_source.hpp"
 
 struct MHD_Daemon;
@@ -51,12 +56,22 @@ class HttpServer {
     std::unique_ptr<MHD_Daemon, Stop> daemon_;
 };
 
-HttpReply policy_endpoints(std::string_view path, const store::PolicySource& policy);
+// What a daemon's side door reads; each must outlive the server. METRICS
+// and PROBER may be null.
+struct Endpoints {
+    const store::PolicySource* policy = nullptr;
+    const metrics::Registry* metrics = nullptr;
+    const Prober* prober = nullptr;
+};
 
-// An HttpServer on LISTEN answering policy_endpoints() for POLICY, which must
-// outlive it; logs where it listens. When it cannot listen (the port is
-// taken), it logs a warning and returns nullptr: the daemon runs on without
-// its side door rather than not at all.
-std::unique_ptr<HttpServer> start_http(const std::string& listen, const store::PolicySource& policy);
+HttpReply serve(std::string_view path, const Endpoints& endpoints);
+
+// Declares the sesame_policy_* series, read from POLICY at scrape time.
+void add_policy_metrics(metrics::Registry& registry, const store::PolicySource& policy);
+
+// An HttpServer on LISTEN answering serve(); logs where it listens. When it
+// cannot listen (the port is taken), it logs a warning and returns nullptr:
+// the daemon runs on without its side door rather than not at all.
+std::unique_ptr<HttpServer> start_http(const std::string& listen, Endpoints endpoints);
 
 }  // namespace sesame::daemon

@@ -70,6 +70,8 @@ socket = "unix:$WORK/$1.sock"
 reinject = "smtp:127.0.0.1:$SINK_PORT"
 [http]
 listen = "127.0.0.1:${HTTP_PORT[$1]}"
+[daemon]
+user = "root"
 [log]
 target = "stderr"
 level = "info"

@@ -111,8 +111,16 @@ got_dump() { e2e_wait_dump "$@" >/dev/null; }
 dumps_with() { grep -lF -- "$2" "$E2E/$1"/* 2>/dev/null | wc -l; }
 
 start_ingest
+e2e_check "/readyz: 200 once the queue and Postfix answer" e2e_readyz "$INGEST_HTTP_PORT" "queue example.com: ok"
+e2e_check "/readyz: Postfix checked too" grep -q "^postfix: ok" "$E2E/readyz.last"
+e2e_scrape "$INGEST_HTTP_PORT"
+e2e_check "metrics: the queue's depth is served" \
+    grep -q '^sesame_queue_depth{queue="example-com-inbound",domain="example.com"} ' "$E2E/metrics.last"
+M='sesame_messages_total{path="ingest",verdict'
+R='sesame_ingest_recipients_total{outcome'
 
 # --- 1. a message in S3 and SQS arrives byte for byte; object marked; queue empty
+e2e_mark "$INGEST_HTTP_PORT" "$M=\"delivered\"}" "$R=\"delivered\"}"
 mail m1 alice@friend.example bob@example.com "ingest case 1"
 put m1 && announce m1 alice@friend.example bob@example.com
 d=$(e2e_wait_dump local "Subject: ingest case 1")
@@ -126,6 +134,11 @@ e2e_check "object marked status=delivered" wait_for 10 has_meta m1 "status=deliv
 e2e_check "object marked processed=true" has_meta m1 "processed=true"
 e2e_check "object marked processed_by sesame-ingest" bash -c "\"$AWS_TOOL\" head $BUCKET m1 | grep -q '^processed_by=sesame-ingest@'"
 e2e_check "queue empty" wait_for 10 queue_empty
+e2e_moved "$INGEST_HTTP_PORT" "$M=\"delivered\"}" 1 "metrics: the message counted as delivered"
+e2e_moved "$INGEST_HTTP_PORT" "$R=\"delivered\"}" 1 "metrics: its recipient counted as delivered"
+
+# --- 2. two recipients, one refused by Postfix
+e2e_mark "$INGEST_HTTP_PORT" "$R=\"refused\"}"
 
 # --- 2. two recipients, one refused by Postfix
 mail m2 alice@friend.example "bob@example.com, nobody@example.com" "ingest case 2"
@@ -135,18 +148,23 @@ e2e_check "delivered to the valid recipient" grep -q "X-Rcpt-Args: <bob@example.
 e2e_check "invalid_inboxes names the refused one" wait_for 10 has_meta m2 "invalid_inboxes=nobody@example.com"
 e2e_check "status=delivered" has_meta m2 "status=delivered"
 e2e_check "queue message deleted" wait_for 10 queue_empty
+e2e_moved "$INGEST_HTTP_PORT" "$R=\"refused\"}" 1 "metrics: the refused recipient counted"
 
 # --- 3. every recipient blocked: marked, deleted, nothing delivered
 "$SESAME" block add @example.com '*@spam.example' >/dev/null
 sleep 1
+e2e_mark "$INGEST_HTTP_PORT" "$M=\"blocked\"}" 'sesame_recipients_blocked_total{path="ingest"}'
 mail m3 promo@spam.example bob@example.com "ingest case 3"
 put m3 && announce m3 promo@spam.example bob@example.com
 e2e_check "blocked mail's object deleted" wait_for 10 bash -c "\"$AWS_TOOL\" head $BUCKET m3 | grep -qx missing"
 e2e_check "queue empty after a blocked message" wait_for 10 queue_empty
 e2e_check "nothing delivered for blocked mail" test "$(dumps_with local 'ingest case 3')" -eq 0
 e2e_check "the log names the block" grep -q "to=<bob@example.com> verdict=reject" "$E2E/ingest.log"
+e2e_moved "$INGEST_HTTP_PORT" "$M=\"blocked\"}" 1 "metrics: the message counted as blocked"
+e2e_moved "$INGEST_HTTP_PORT" 'sesame_recipients_blocked_total{path="ingest"}' 1 "metrics: its recipient counted as blocked"
 
 # --- 4. Postfix stopped: the message waits in the queue, then arrives once
+e2e_mark "$INGEST_HTTP_PORT" "$M=\"deferred\"}" 'sesame_reinjection_failures_total{path="ingest"}'
 script -qec "postfix -c $E2E_POSTFIX_CONF stop" /dev/null >/dev/null
 mail m4 alice@friend.example bob@example.com "ingest case 4"
 put m4 && announce m4 alice@friend.example bob@example.com
@@ -159,6 +177,11 @@ e2e_check "Postfix back: delivered" wait_for 30 bash -c "[ \$(grep -lF 'Subject:
 e2e_check "Postfix back: queue empty" wait_for 20 queue_empty
 sleep 2
 e2e_check "Postfix back: delivered exactly once" test "$(dumps_with local 'Subject: ingest case 4')" -eq 1
+# went_up SERIES: the last scrape shows SERIES above its e2e_mark value.
+went_up() { [ "$(e2e_metric "$1")" -gt "${E2E_MARK[$1]}" ]; }
+e2e_scrape "$INGEST_HTTP_PORT"
+e2e_check "metrics: the deferral counted" went_up "$M=\"deferred\"}"
+e2e_check "metrics: the failed hand-over to Postfix counted" went_up 'sesame_reinjection_failures_total{path="ingest"}'
 
 # --- 5. killed after delivering, before deleting: no duplicate after restart
 stop_ingest
@@ -177,6 +200,7 @@ sleep 2
 e2e_check "delivered once, not twice" test "$(dumps_with local 'Subject: ingest case 5')" -eq 1
 
 # --- 6. the same notification twice: one delivery
+e2e_mark "$INGEST_HTTP_PORT" "$M=\"duplicate\"}"
 mail m6 alice@friend.example bob@example.com "ingest case 6"
 put m6 && announce m6 alice@friend.example bob@example.com
 e2e_wait_dump local "Subject: ingest case 6" >/dev/null
@@ -184,6 +208,7 @@ e2e_wait_dump local "Subject: ingest case 6" >/dev/null
 e2e_check "the repeated notification is consumed" wait_for 20 queue_empty
 sleep 2
 e2e_check "one delivery for two notifications" test "$(dumps_with local 'Subject: ingest case 6')" -eq 1
+e2e_moved "$INGEST_HTTP_PORT" "$M=\"duplicate\"}" 1 "metrics: the repeated notification counted as a duplicate"
 
 # --- 7. NoSuchKey first, the object a moment later: delivered
 mail m7 alice@friend.example bob@example.com "ingest case 7"
@@ -193,6 +218,7 @@ put m7
 e2e_check "delivered once the object shows up" got_dump local "Subject: ingest case 7"
 
 # --- 8. a malformed notification next to good ones
+e2e_mark "$INGEST_HTTP_PORT" "$M=\"malformed\"}"
 echo '{"Type": "Notification", "Message": "{not json"}' >"$E2E/bad.json"
 "$AWS_TOOL" send "$QUEUE" "$E2E/bad.json" >/dev/null
 mail m8 alice@friend.example bob@example.com "ingest case 8"
@@ -201,6 +227,8 @@ e2e_check "the good one is delivered" got_dump local "Subject: ingest case 8"
 e2e_check "the bad one is logged as malformed" wait_for 10 grep -q "malformed notification" "$E2E/ingest.log"
 e2e_check "the bad one stays for the dead-letter queue" test "$("$AWS_TOOL" count "$QUEUE")" = 1
 e2e_check "the daemon keeps running" kill -0 "$INGEST_PID"
+e2e_scrape "$INGEST_HTTP_PORT"
+e2e_check "metrics: the malformed notification counted" went_up "$M=\"malformed\"}"
 stop_ingest
 # Empty the queue of the bad message for the next cases: a new queue.
 QUEUE=$("$AWS_TOOL" create-queue example-com-inbound-2 10)

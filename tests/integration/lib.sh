@@ -69,6 +69,8 @@ e2e_setup() {
     MILTER_SOCKET=$E2E/milter/milter.sock
     INET_SMTP_PORT=$(e2e_free_port)
     MILTER_INET_PORT=$(e2e_free_port)
+    HTTP_PORT=$(e2e_free_port)
+    INGEST_HTTP_PORT=$(e2e_free_port)
     mkdir -p "$E2E/local" "$E2E/remote" "$E2E/milter"
     chown postfix "$E2E/local" "$E2E/remote"
     chgrp postfix "$E2E/milter" && chmod 750 "$E2E/milter"
@@ -90,6 +92,11 @@ reinject = "smtp:127.0.0.1:$REINJECT_PORT"
 [srs]
 domain = "example.com"
 secret_file = "$E2E/srs.secret"
+[http]
+listen = "127.0.0.1:$HTTP_PORT"
+ingest_listen = "127.0.0.1:$INGEST_HTTP_PORT"
+[daemon]
+user = "root"
 [log]
 target = "stderr"
 level = "debug"
@@ -231,6 +238,61 @@ e2e_original_header() {
 # e2e_queued: the last swaks session ended with the message queued.
 e2e_queued() {
     grep -q "^<-  250 2.0.0 Ok: queued" "$E2E/swaks.last"
+}
+
+# e2e_scrape PORT: the /metrics of the daemon whose side door is on PORT
+# into $E2E/metrics.last; fails unless `promtool check metrics` accepts it.
+e2e_scrape() {
+    curl -sf "http://127.0.0.1:$1/metrics" >"$E2E/metrics.last" || return 1
+    promtool check metrics <"$E2E/metrics.last" >"$E2E/promtool.last" 2>&1 || {
+        cat "$E2E/promtool.last"
+        return 1
+    }
+}
+
+# e2e_metric SERIES: its value in the last scrape, as written there
+# ('sesame_messages_total{path="milter",verdict="loop"}'); 0 when absent.
+e2e_metric() {
+    awk -v s="$1" '$1 == s { v = $2 } END { print (v == "" ? 0 : v) }' "$E2E/metrics.last"
+}
+
+# e2e_metric_moved PORT SERIES BEFORE BY: scrapes PORT until SERIES is
+# BEFORE + BY (5 s at most: the daemon may count a moment after Postfix answers).
+e2e_metric_moved() {
+    local i want=$(($3 + $4))
+    for i in $(seq 1 50); do
+        e2e_scrape "$1" && [ "$(e2e_metric "$2")" = "$want" ] && return 0
+        sleep 0.1
+    done
+    echo "$2 is $(e2e_metric "$2"), want $want"
+    return 1
+}
+
+# e2e_mark PORT SERIES...: remembers each SERIES's value now, for e2e_moved.
+declare -A E2E_MARK
+e2e_mark() {
+    local port=$1 s
+    shift
+    e2e_scrape "$port" >/dev/null
+    for s in "$@"; do E2E_MARK[$s]=$(e2e_metric "$s"); done
+}
+# e2e_moved PORT SERIES BY WHAT: checks that SERIES went up by exactly BY
+# since e2e_mark.
+e2e_moved() {
+    e2e_check "$4 ($2 +$3)" e2e_metric_moved "$1" "$2" "${E2E_MARK[$2]}" "$3"
+}
+
+# e2e_readyz PORT PATTERN [STATUS]: until /readyz on PORT answers STATUS
+# (default 200) with a body containing PATTERN (20 s at most).
+e2e_readyz() {
+    local i code want=${3:-200}
+    for i in $(seq 1 200); do
+        code=$(curl -s -o "$E2E/readyz.last" -w '%{http_code}' "http://127.0.0.1:$1/readyz")
+        [ "$code" = "$want" ] && grep -qF -- "$2" "$E2E/readyz.last" && return 0
+        sleep 0.1
+    done
+    echo "/readyz answered $code: $(cat "$E2E/readyz.last" 2>/dev/null)"
+    return 1
 }
 
 E2E_FAILURES=0

@@ -12,28 +12,40 @@ e2e_setup milter
 "$SESAME" block add carol@example.com '*@annoying.example' >/dev/null
 e2e_start_postfix || exit 1
 e2e_start_milter || exit 1
+e2e_check "/readyz: 200, policy loaded, Postfix's reinjection service answers" e2e_readyz "$HTTP_PORT" "postfix: ok"
+M='sesame_messages_total{path="milter",verdict'
+BLOCKED='sesame_recipients_blocked_total{path="milter"}'
 
 # --- 1. two recipients, one of whom blocks the sender
+e2e_mark "$HTTP_PORT" "$BLOCKED" "$M=\"delivered\"}" 'sesame_processing_seconds_count{path="milter"}'
 e2e_send --from news@annoying.example --to bob@example.com,carol@example.com --header "Subject: case 1"
 e2e_check "blocked recipient refused at RCPT with 550 5.7.1" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
 e2e_check "the other recipient delivered" e2e_wait_dump local "Subject: case 1"
 dump=$(e2e_wait_dump local "Subject: case 1")
 e2e_check "bob is a recipient of the delivered copy" grep -q "X-Rcpt-Args: <bob@example.com>" $dump
 e2e_check "carol is not" bash -c "! grep -q 'X-Rcpt-Args: <carol' $dump"
+e2e_moved "$HTTP_PORT" "$BLOCKED" 1 "metrics: the refused RCPT counted as blocked"
+e2e_moved "$HTTP_PORT" "$M=\"delivered\"}" 1 "metrics: the message counted as delivered"
+e2e_moved "$HTTP_PORT" 'sesame_processing_seconds_count{path="milter"}' 1 "metrics: its processing time observed"
 
 # --- 2. From-header block (envelope clean)
+e2e_mark "$HTTP_PORT" "$M=\"blocked\"}"
 e2e_send --from bounce@esp.example --to bob@example.com --header "From: offers@spam.example" --header "Subject: case 2"
 e2e_check "From-header block rejects the message with 550 5.7.1" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
+e2e_moved "$HTTP_PORT" "$M=\"blocked\"}" 1 "metrics: the message counted as blocked"
 
 # --- 3. hop limit
 hops=()
 for i in $(seq 1 31); do hops+=(--add-header "Received: from hop$i by hop$((i + 1)); Mon, 2 Nov 2026 10:00:00 +0000"); done
+e2e_mark "$HTTP_PORT" "$M=\"loop\"}"
 e2e_send --from a@friend.example --to bob@example.com "${hops[@]}" --header "Subject: case 3"
 e2e_check "31 Received headers refused with 554 5.4.6" grep -q "<\*\* 554 5.4.6" "$E2E/swaks.last"
+e2e_moved "$HTTP_PORT" "$M=\"loop\"}" 1 "metrics: the message counted as a loop"
 
 # --- 4. forwards: internal and external; loop-marked mail not forwarded
 "$SESAME" forward set dave@example.com erin@example.net dave.home@remote.example >/dev/null
 sleep 1  # the milter notices store changes within a second
+e2e_mark "$HTTP_PORT" 'sesame_forwards_total{path="milter",result="sent"}'
 printf 'This body must arrive byte for byte.\r\n.leading dot line\r\nlast line\r\n' >"$E2E/body.txt"
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4" --body "$E2E/body.txt"
 e2e_check "forwarded message accepted" e2e_queued
@@ -48,6 +60,7 @@ e2e_check "external copy's body is byte for byte the local copy's" cmp <(e2e_bod
 e2e_check "external copy's original header lines are unchanged" \
     cmp <(e2e_original_header $remote) <(e2e_original_header $local_copy)
 srs=$(grep -oE "SRS0[=+-][^>]*@example.com" $remote | head -1)
+e2e_moved "$HTTP_PORT" 'sesame_forwards_total{path="milter",result="sent"}' 2 "metrics: both forward copies counted"
 
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 4b" --header "X-Sesame-Processed: forwarded"
 e2e_check "loop-marked message delivered to dave" e2e_wait_dump local "Subject: case 4b"
@@ -55,10 +68,12 @@ sleep 2
 e2e_check "loop-marked message not forwarded" bash -c "! grep -lq 'Subject: case 4b' $E2E/remote/* 2>/dev/null"
 
 # --- 5. a bounce to the SRS address reaches the original sender
+e2e_mark "$HTTP_PORT" 'sesame_srs_bounces_reversed_total{path="milter"}'
 e2e_send --from "" --to "$srs" --header "Subject: case 5 bounce"
 e2e_check "bounce to $srs accepted" e2e_queued
 bounce=$(e2e_wait_dump remote "Subject: case 5 bounce")
 e2e_check "bounce delivered to the original sender" grep -q "X-Rcpt-Args: <alice@friend.example>" $bounce
+e2e_moved "$HTTP_PORT" 'sesame_srs_bounces_reversed_total{path="milter"}' 1 "metrics: the SRS bounce counted"
 forged=$(echo "$srs" | sed -E 's/^(SRS0[=+-])..../\1AAAA/')
 e2e_send --from "" --to "$forged" --header "Subject: case 5 forged"
 e2e_check "forged SRS address refused" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.last"
@@ -66,10 +81,12 @@ e2e_check "forged SRS address refused" grep -q "<\*\* 550 5.7.1" "$E2E/swaks.las
 # --- 6. out of office: once, not twice, not for a list
 "$SESAME" ooo set frank@example.com --subject "Away" --text "Back soon." >/dev/null
 sleep 1
+e2e_mark "$HTTP_PORT" 'sesame_autoreplies_total{path="milter",result="sent"}'
 e2e_send --from gina@friend.example --to frank@example.com --header "To: frank@example.com" --header "Subject: case 6"
 reply=$(e2e_wait_dump remote "Subject: Away")
 e2e_check "auto-reply sent to the sender" grep -q "X-Rcpt-Args: <gina@friend.example>" $reply
 e2e_check "auto-reply has a null envelope sender" grep -q "X-Mail-Args: <>" $reply
+e2e_moved "$HTTP_PORT" 'sesame_autoreplies_total{path="milter",result="sent"}' 1 "metrics: the reply counted"
 e2e_send --from gina@friend.example --to frank@example.com --header "To: frank@example.com" --header "Subject: case 6b"
 e2e_wait_dump local "Subject: case 6b" >/dev/null
 sleep 2
@@ -132,8 +149,13 @@ e2e_check "after a Postfix restart the forward is still handed on" e2e_wait_dump
 sed "s|^reinject = .*|reinject = \"smtp:127.0.0.1:$(e2e_free_port)\"|" "$E2E/sesame.conf" >"$E2E/dead-reinject.conf"
 e2e_stop_milter
 e2e_start_milter "$E2E/dead-reinject.conf"
+e2e_check "/readyz: 503, the reinjection service does not answer" e2e_readyz "$HTTP_PORT" "postfix: FAILING (connect to" 503
+e2e_mark "$HTTP_PORT" 'sesame_reinjection_failures_total{path="milter"}' "$M=\"tempfail\"}"
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 9"
 e2e_check "forward not handed on: 451 4.3.0, nothing accepted" grep -q "<\*\* 451 4.3.0" "$E2E/swaks.last"
+e2e_moved "$HTTP_PORT" 'sesame_reinjection_failures_total{path="milter"}' 1 "metrics: the reinjection failure counted"
+e2e_moved "$HTTP_PORT" "$M=\"tempfail\"}" 1 "metrics: the message counted as a tempfail"
+e2e_check "metrics: sesame_postfix_up is 0" test "$(e2e_metric 'sesame_postfix_up{path="milter"}')" = 0
 e2e_stop_milter
 e2e_start_milter
 e2e_send --from alice@friend.example --to dave@example.com --header "Subject: case 9"

@@ -21,6 +21,8 @@ domains = ["example.com", "example.net"]
 [milter]
 socket = "unix:$MILTER_SOCKET"
 reinject = "smtp:127.0.0.1:9"
+[daemon]
+user = "root"
 [log]
 target = "stderr"
 CONF

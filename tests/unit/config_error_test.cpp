@@ -149,6 +149,8 @@ TEST(ConfigErrors, BadAddresses)
                                           R"( is not "smtp:HOST:PORT", "lmtp:HOST:PORT", "lmtp:unix:/PATH" or "ses")"},
         {"[http]\nlisten = \"9187\"\n", R"(t.conf:2: http.listen: "9187" is not HOST:PORT)"},
         {"[http]\nlisten = \"127.0.0.1:\"\n", R"(t.conf:2: http.listen: "127.0.0.1:" is not HOST:PORT)"},
+        {"[daemon]\nuser = \"\"\n", R"(t.conf:2: daemon.user: "" is not a user or group name)"},
+        {"[daemon]\ngroup = \"-root\"\n", R"(t.conf:2: daemon.group: "-root" is not a user or group name)"},
         {"[aws]\nendpoint = \"localhost:4566\"\n",
          R"(t.conf:2: aws.endpoint: "localhost:4566" is not an http:// or https:// URL)"},
         {"[aws]\nregion = \"US East\"\n",

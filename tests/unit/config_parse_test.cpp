@@ -143,6 +143,10 @@ const std::vector<KeyCase>& key_cases()
                                 {"b.example", "https://sqs.eu-west-1.amazonaws.com/1/b"}};
          }},
         {"http.listen", "[http]\nlisten = \"[::1]:9187\"\n", [](Config& c) { c.http_listen = "[::1]:9187"; }},
+        {"http.ingest_listen", "[http]\ningest_listen = \"127.0.0.1:19188\"\n",
+         [](Config& c) { c.http_ingest_listen = "127.0.0.1:19188"; }},
+        {"daemon.user", "[daemon]\nuser = \"_sesame\"\n", [](Config& c) { c.daemon_user = "_sesame"; }},
+        {"daemon.group", "[daemon]\ngroup = \"mail\"\n", [](Config& c) { c.daemon_group = "mail"; }},
         {"log.level", "[log]\nlevel = \"debug\"\n", [](Config& c) { c.log_level = "debug"; }},
         {"log.target", "[log]\ntarget = \"stderr\"\n", [](Config& c) { c.log_target = "stderr"; }},
     };

@@ -5,6 +5,8 @@
 // "ok" after, 200 "stale" with the failure count and message while a
 // refresh fails (the last good snapshot in use), "ok" again once it works;
 // the metrics move with it; unknown paths are 404, other methods 405.
+// With a Prober, /readyz also waits for its checks: an SMTP service that
+// is not there makes it 503 and says why, and one that greets makes it 200.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
@@ -13,9 +15,11 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "policy/daemon/http.hpp"
 #include "policy/store/sqlite_store.hpp"
@@ -85,7 +89,8 @@ class Http : public ::testing::Test {
             std::make_unique<store::PolicySource>([path] { return std::make_unique<store::SqliteStore>(path, true); },
                                                   store::WatchTiming{}, engine::PolicySettings{});
         port_ = free_port();
-        server_ = start_http("127.0.0.1:" + std::to_string(port_), *source_);
+        add_policy_metrics(registry_, *source_);
+        server_ = start_http("127.0.0.1:" + std::to_string(port_), {source_.get(), &registry_, nullptr});
         ASSERT_NE(server_, nullptr);
     }
     void TearDown() override
@@ -96,6 +101,7 @@ class Http : public ::testing::Test {
 
     std::string dir_, path_;
     std::unique_ptr<store::PolicySource> source_;
+    metrics::Registry registry_;
     int port_ = 0;
     std::unique_ptr<HttpServer> server_;
 };
@@ -148,8 +154,89 @@ TEST_F(Http, UnknownPathsAndMethodsAreRefused)
 TEST_F(Http, APortInUseIsAWarningNotAnExit)
 {
     // The same port again: start_http says why and returns nothing.
-    EXPECT_EQ(start_http("127.0.0.1:" + std::to_string(port_), *source_), nullptr);
+    EXPECT_EQ(start_http("127.0.0.1:" + std::to_string(port_), {source_.get(), &registry_, nullptr}), nullptr);
     EXPECT_EQ(request(port_, "GET", "/healthz").status, 200) << "the first server still answers";
+}
+
+// A one-connection-at-a-time server on PORT that greets with GREETING and
+// closes; until stop().
+class Greeter {
+  public:
+    Greeter(int port, std::string greeting) : greeting_(std::move(greeting))
+    {
+        fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+        int one = 1;
+        ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_port = htons(static_cast<uint16_t>(port));
+        a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+        EXPECT_EQ(::listen(fd_, 8), 0);
+        thread_ = std::thread([this] {
+            for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+                (void)::send(c, greeting_.data(), greeting_.size(), MSG_NOSIGNAL);
+                char buf[64];
+                (void)::recv(c, buf, sizeof buf, 0);  // QUIT
+                ::close(c);
+            }
+        });
+    }
+    ~Greeter()
+    {
+        ::shutdown(fd_, SHUT_RDWR);
+        thread_.join();
+        ::close(fd_);
+    }
+
+  private:
+    std::string greeting_;
+    int fd_ = -1;
+    std::thread thread_;
+};
+
+// /readyz of a server whose prober checks an SMTP service on SMTP_PORT,
+// once its answer contains WANT (probes run every 20 ms; 5 s at most).
+Answer readyz_when(int http_port, const std::string& want)
+{
+    Answer a;
+    for (int i = 0; i < 250; ++i) {
+        a = request(http_port, "GET", "/readyz");
+        if (has(a.body, want)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return a;
+}
+
+TEST_F(Http, ReadinessWaitsForEveryProbe)
+{
+    ASSERT_TRUE(source_->refresh());
+    const int smtp_port = free_port();
+    Prober prober(std::chrono::milliseconds(20));
+    watch_postfix(prober, registry_, deliver::Endpoint::parse("smtp:127.0.0.1:" + std::to_string(smtp_port)), "milter");
+    const int port = free_port();
+    auto server = start_http("127.0.0.1:" + std::to_string(port), {source_.get(), &registry_, &prober});
+    ASSERT_NE(server, nullptr);
+    Answer a = request(port, "GET", "/readyz");
+    EXPECT_EQ(a.status, 503) << "not probed yet: " << a.body;
+    EXPECT_TRUE(has(a.body, "postfix: FAILING (not checked yet)")) << a.body;
+    prober.start();
+
+    a = readyz_when(port, "Connection refused");
+    EXPECT_EQ(a.status, 503) << a.body;
+    EXPECT_TRUE(has(a.body, "policy: ok")) << a.body;
+    EXPECT_TRUE(has(a.body, "postfix: FAILING (connect to 127.0.0.1:" + std::to_string(smtp_port))) << a.body;
+    EXPECT_TRUE(has(request(port, "GET", "/metrics").body, "sesame_postfix_up{path=\"milter\"} 0\n"));
+    {
+        Greeter busy(smtp_port, "421 4.3.2 busy\r\n");
+        a = readyz_when(port, "greets with 421");
+        EXPECT_EQ(a.status, 503) << a.body;
+    }
+    Greeter postfix(smtp_port, "220 mx.example ESMTP\r\n");
+    a = readyz_when(port, "postfix: ok");
+    EXPECT_EQ(a.status, 200) << a.body;
+    EXPECT_TRUE(has(a.body, "postfix: ok (127.0.0.1:" + std::to_string(smtp_port) + " answers)")) << a.body;
+    EXPECT_TRUE(has(request(port, "GET", "/metrics").body, "sesame_postfix_up{path=\"milter\"} 1\n"));
 }
 
 }  // namespace
