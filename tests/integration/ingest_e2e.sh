@@ -25,7 +25,9 @@ start_fauxqs "$E2E" || exit 1
 start_ses_local "$E2E" || exit 1
 E2E_PIDS+=("$FAUXQS_PID" "$SES_PID")
 
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+# (A secret no log line may ever show: checked at the end.)
+AWS_SECRET=e2e-secret-$RANDOM$RANDOM-never-logged
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=$AWS_SECRET AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
 STORE=${SESAME_E2E_STORE:-sqlite}
 if [ "$STORE" = dynamodb ]; then
@@ -326,6 +328,7 @@ e2e_check "nothing delivered" test "$(dumps_with local 'Subject: ingest case 10'
 # --- 11. SIGTERM: stops, exit status 0
 stop_ingest_status() { kill -TERM "$INGEST_PID"; wait "$INGEST_PID"; }
 e2e_check "SIGTERM stops the daemon cleanly" stop_ingest_status
+e2e_check "the AWS secret key appears in no log line" bash -c "! grep -qF '$AWS_SECRET' '$E2E/ingest.log'"
 INGEST_PID=
 
 if [ "$E2E_FAILURES" -gt 0 ]; then echo "--- ingest log"; tail -60 "$E2E/ingest.log"; fi

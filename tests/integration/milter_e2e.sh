@@ -212,4 +212,6 @@ inet_ms=$(elapsed "$INET_SMTP_PORT")
 echo "20 messages, one session: unix socket ${unix_ms} ms, inet socket ${inet_ms} ms"
 e2e_check "inet socket within 3x the unix socket's time (+200 ms)" test "$inet_ms" -le $((3 * unix_ms + 200))
 
+e2e_check "the SRS secret appears in no log line (level debug)" bash -c "! grep -qF '$(cat "$E2E/srs.secret")' '$E2E/milter.log'"
+
 e2e_finish
