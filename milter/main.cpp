@@ -71,6 +71,10 @@ void prepare_socket_directory(const std::string& path, const std::optional<daemo
 
 int run(const daemon::Args& args)
 {
+    if (args.help) {
+        std::cout << daemon::usage("sesame-milter") << "\n";
+        return 0;
+    }
     config::Config cfg = config::load_config(args.config, args.explicit_config);
     const std::optional<daemon::Identity> who = daemon::identity_to_become(cfg);
     daemon::check_secrets(cfg);

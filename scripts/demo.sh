@@ -218,6 +218,15 @@ for m in json.load(sys.stdin).get("emails", []):
     print("  messageId=%s from=%s subject=%s" % (m.get("messageId"), m.get("from"), m.get("subject")))
 ' || true
 show sqlite3 "$E2E/policy.db" 'SELECT message_id, original_source, destination FROM outbound_messages'
+echo
+echo "What each daemon counts (Prometheus text on its loopback side door) and whether it is ready:"
+for d in "sesame-milter $HTTP_PORT" "sesame-ingest $INGEST_HTTP_PORT"; do
+    set -- $d
+    echo "  $1: curl -s 127.0.0.1:$2/metrics | grep -E '^sesame_(messages|recipients_blocked|forwards)' | grep -v ' 0$'"
+    curl -s "127.0.0.1:$2/metrics" | grep -E '^sesame_(messages|recipients_blocked|forwards)_' | grep -v ' 0$' | sed 's/^/    /'
+    echo "  $1: curl -s 127.0.0.1:$2/readyz"
+    curl -s "127.0.0.1:$2/readyz" | sed 's/^/    /'
+done
 if [ -t 0 ]; then
     echo
     echo "Postfix with sesame-milter listens on 127.0.0.1:$SMTP_PORT. In another terminal:"

@@ -69,6 +69,10 @@ void watch_queues(daemon::Prober& prober, ingest::Shared& shared)
 
 int run(const daemon::Args& args)
 {
+    if (args.help) {
+        std::cout << daemon::usage("sesame-ingest") << "\n";
+        return 0;
+    }
     config::Config cfg = config::load_config(args.config, args.explicit_config);
     if (cfg.ingest_queues.empty() && !args.check_only)
         throw std::runtime_error(cfg.source + ": no [[ingest.queue]] configured: nothing to poll");

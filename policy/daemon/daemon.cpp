@@ -17,12 +17,19 @@
 
 namespace sesame::daemon {
 
+std::string usage(const std::string& program)
+{
+    return "usage: " + program + " [--config FILE] [--check-config] [--help]";
+}
+
 Args parse_args(int argc, char** argv, const std::string& program)
 {
     Args a;
     for (int i = 1; i < argc; ++i) {
         std::string arg = argv[i];
-        if (arg == "--check-config") {
+        if (arg == "--help" || arg == "-h") {
+            a.help = true;
+        } else if (arg == "--check-config") {
             a.check_only = true;
         } else if (arg == "--config" && i + 1 < argc) {
             a.config = argv[++i];
@@ -31,7 +38,7 @@ Args parse_args(int argc, char** argv, const std::string& program)
             a.config = arg.substr(9);
             a.explicit_config = true;
         } else {
-            throw std::runtime_error("usage: " + program + " [--config FILE] [--check-config]");
+            throw std::runtime_error(usage(program));
         }
     }
     if (!a.explicit_config) {

@@ -1,8 +1,8 @@
 // daemon.hpp - what sesame-milter and sesame-ingest share as processes:
 // their command line, signals, the policy watcher thread, the host name.
 //
-// parse_args() reads "[--config FILE] [--check-config]" (and --config=FILE)
-// and throws std::runtime_error with the usage line otherwise.
+// parse_args() reads "[--config FILE] [--check-config] [--help]" (and
+// --config=FILE) and throws std::runtime_error with the usage line otherwise.
 // watch_policy() is the body of the watcher thread: it refreshes the
 // snapshot every 250 ms until STOP, so `sesame` edits take effect within a
 // second; a failing refresh keeps the last good snapshot and is logged
@@ -23,7 +23,10 @@ struct Args {
     std::string config;
     bool explicit_config = false;  // named by --config or $SESAME_CONFIG: must exist
     bool check_only = false;
+    bool help = false;  // --help: print usage() on stdout, exit 0
 };
+
+std::string usage(const std::string& program);
 
 Args parse_args(int argc, char** argv, const std::string& program);
 
