@@ -67,6 +67,19 @@ void watch_queues(daemon::Prober& prober, ingest::Shared& shared)
     });
 }
 
+// A queue whose domain the policy does not call local gets no blocklist,
+// forwards or replies: say so at start, where a typo shows.
+void warn_foreign_queues(const store::PolicySource& policy, const config::Config& cfg)
+{
+    const auto snapshot = policy.current();
+    if (!snapshot) return;
+    for (const auto& q : cfg.ingest_queues)
+        if (!snapshot->is_local_domain(q.domain))
+            log::line(log::Level::warning, "queue " + q.domain + ": " + q.domain +
+                                               " is not a local domain ([policy] domains, sesame domain add): "
+                                               "its mail is delivered without the blocklist, forwards or replies");
+}
+
 int run(const daemon::Args& args)
 {
     if (args.help) {
@@ -131,6 +144,7 @@ int run(const daemon::Args& args)
         log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
     }
     daemon::first_load(policy, cfg);
+    warn_foreign_queues(policy, cfg);
     prober.start();
 
     ingest::Processor processor(shared);

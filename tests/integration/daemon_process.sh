@@ -10,7 +10,8 @@
 #     gid in /proc/PID/status), creates the missing socket directory 0750
 #     owner the user, group postfix, and the socket 0660 group postfix; the
 #     sqlite WAL it creates belongs to the user; sesame-ingest becomes the
-#     user too (its queue is unreachable: it starts anyway and says so).
+#     user too (its queues are unreachable: it starts anyway and says so),
+#     and warns of a queue whose domain the policy does not call local.
 # sd_notify: a unix datagram socket in $NOTIFY_SOCKET, as systemd sets it,
 #   with WATCHDOG_USEC=1 s: READY=1 once the milter listens, WATCHDOG=1
 #   pings, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
@@ -76,6 +77,9 @@ deliver_to = "smtp:127.0.0.1:$(free_port)"
 [[ingest.queue]]
 domain = "example.com"
 url = "http://127.0.0.1:$(free_port)/000000000000/example-com-inbound"
+[[ingest.queue]]
+domain = "other.example"
+url = "http://127.0.0.1:$(free_port)/000000000000/other-example-inbound"
 [http]
 listen = "127.0.0.1:$(free_port)"
 ingest_listen = "127.0.0.1:$(free_port)"
@@ -171,6 +175,8 @@ pids+=($ingest)
 check "sesame-ingest says whom it runs as" wait_for 10 grep -q "running as user $user, group $user" "$dir/ingest.log"
 check "sesame-ingest became $user:$user" test "$(ids $ingest)" = "$uid $uid $uid $uid / $gid $gid $gid $gid / $gid"
 check "sesame-ingest says its queue cannot be reached" wait_for 10 grep -q "queue example.com (" "$dir/ingest.log"
+check "sesame-ingest warns of a queue whose domain is not local" \
+    grep -q "queue other.example: other.example is not a local domain" "$dir/ingest.log"
 kill -TERM $ingest
 wait $ingest
 check "sesame-ingest: SIGTERM, exit status 0" test $? -eq 0
