@@ -112,12 +112,7 @@ int run(const daemon::Args& args)
     smfi_settimeout(300);
     // Then nobody: the store is opened as the daemon's user, so the files
     // sqlite creates next to it (-wal, -shm) are that user's.
-    if (who) {
-        daemon::become(*who);
-        log::line(log::Level::info, "running as user " + who->user + ", group " + who->group);
-    } else if (geteuid() == 0) {
-        log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
-    }
+    daemon::drop_privileges(who);
     daemon::first_load(rt.policy(), cfg);
     rt.prober().start();
 

@@ -137,12 +137,7 @@ int run(const daemon::Args& args)
     const auto http = daemon::start_http(cfg.http_ingest_listen, {&policy, &shared.registry, &prober});
     // Root is needed for nothing else (a port under 1024, the secrets read
     // above): become the daemon's user before the store is opened.
-    if (who) {
-        daemon::become(*who);
-        log::line(log::Level::info, "running as user " + who->user + ", group " + who->group);
-    } else if (geteuid() == 0) {
-        log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
-    }
+    daemon::drop_privileges(who);
     daemon::first_load(policy, cfg);
     warn_foreign_queues(policy, cfg);
     prober.start();

@@ -59,8 +59,8 @@ void watch_postfix(Prober& prober, metrics::Registry& registry, const deliver::E
     prober.add("postfix",
                [endpoint] { return std::vector<Check>{smtp_check("postfix", endpoint, std::chrono::seconds(5))}; });
     registry.gauge("sesame_postfix_up",
-                   "1 when Postfix answered the last probe (every 10 s) at " + endpoint.to_string(), {{"path", path}},
-                   [&prober] {
+                   "1 when Postfix at " + endpoint.to_string() + " answered the last readiness probe.",
+                   {{"path", path}}, [&prober] {
                        for (const Check& c : prober.results())
                            if (c.name == "postfix") return c.ok ? 1.0 : 0.0;
                        return 0.0;

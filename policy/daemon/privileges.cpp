@@ -10,6 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "policy/log/log.hpp"
+
 namespace sesame::daemon {
 
 namespace {
@@ -46,6 +48,16 @@ void become(const Identity& who)
     if (setgid(who.gid) != 0) fail("setgid(" + who.group + ")");
     if (setuid(who.uid) != 0) fail("setuid(" + who.user + ")");
     if (setuid(0) == 0 || geteuid() == 0) throw std::runtime_error("still root after becoming " + who.user);
+}
+
+void drop_privileges(const std::optional<Identity>& who)
+{
+    if (who) {
+        become(*who);
+        log::line(log::Level::info, "running as user " + who->user + ", group " + who->group);
+    } else if (geteuid() == 0) {
+        log::line(log::Level::warning, "running as root: daemon.user is \"root\"");
+    }
 }
 
 void check_secrets(const config::Config& config)

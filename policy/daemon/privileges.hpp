@@ -34,6 +34,10 @@ std::optional<Identity> identity_to_become(const config::Config& config);
 // cannot be regained. Throws std::runtime_error saying which step failed.
 void become(const Identity& who);
 
+// become(*WHO) and log whom the daemon now runs as; without WHO, log a
+// warning if it stays root on purpose (daemon.user = "root").
+void drop_privileges(const std::optional<Identity>& who);
+
 // Throws std::runtime_error when a secret file CONFIG names is readable or
 // writable by others (mode o+r or o+w). A missing file is not its business.
 void check_secrets(const config::Config& config);
