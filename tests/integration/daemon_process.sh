@@ -16,15 +16,16 @@
 #   with WATCHDOG_USEC=1 s: READY=1 once the milter listens, WATCHDOG=1
 #   pings, RELOADING=1 then READY=1 around a SIGHUP, STOPPING=1 on SIGTERM.
 # Every process started here is stopped by its PID; the user is removed.
-set -uo pipefail
 SESAME=$1
 SESAME_MILTER=$2
 SESAME_INGEST=$3
+source "$(dirname "$0")/lib.sh"  # e2e_check, e2e_wait_for, e2e_free_port, e2e_finish
 if [ "$(id -u)" -ne 0 ]; then
     echo "skipped: becoming another user needs root"
     exit 77
 fi
 dir=$(mktemp -d "${TMPDIR:-/tmp}/sesame-process.XXXXXX")
+E2E=$dir  # where e2e_finish finds milter.log
 chmod 755 "$dir"
 user=sesame-t$$
 pids=()
@@ -37,20 +38,6 @@ cleanup() {
     [ "${KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
 }
 trap cleanup EXIT
-failures=0
-ok() { echo "ok: $*"; }
-fail() {
-    echo "FAIL: $*"
-    failures=$((failures + 1))
-}
-check() {
-    local what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what"; fi
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 
 useradd --system --user-group --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$user" || exit 1
 uid=$(id -u "$user")
@@ -68,21 +55,21 @@ sqlite = "$dir/lib/policy.db"
 domains = ["example.com"]
 [milter]
 socket = "unix:$dir/run/milter.sock"
-reinject = "smtp:127.0.0.1:$(free_port)"
+reinject = "smtp:127.0.0.1:$(e2e_free_port)"
 [srs]
 domain = "example.com"
 secret_file = "$dir/srs.secret"
 [ingest]
-deliver_to = "smtp:127.0.0.1:$(free_port)"
+deliver_to = "smtp:127.0.0.1:$(e2e_free_port)"
 [[ingest.queue]]
 domain = "example.com"
-url = "http://127.0.0.1:$(free_port)/000000000000/example-com-inbound"
+url = "http://127.0.0.1:$(e2e_free_port)/000000000000/example-com-inbound"
 [[ingest.queue]]
 domain = "other.example"
-url = "http://127.0.0.1:$(free_port)/000000000000/other-example-inbound"
+url = "http://127.0.0.1:$(e2e_free_port)/000000000000/other-example-inbound"
 [http]
-listen = "127.0.0.1:$(free_port)"
-ingest_listen = "127.0.0.1:$(free_port)"
+listen = "127.0.0.1:$(e2e_free_port)"
+ingest_listen = "127.0.0.1:$(e2e_free_port)"
 [daemon]
 user = "$2"
 group = "$2"
@@ -108,29 +95,22 @@ refused() {
 }
 conf "$dir/nouser.conf" "nosuchuser-$$"
 for p in "$SESAME_MILTER" "$SESAME_INGEST"; do
-    check "$(basename "$p"): a missing daemon.user is refused" refused "$dir/nouser.conf" \
+    e2e_check "$(basename "$p"): a missing daemon.user is refused" refused "$dir/nouser.conf" \
         "daemon.user \"nosuchuser-$$\" does not exist" "$p"
 done
 chmod 644 "$dir/srs.secret"
 for p in "$SESAME_MILTER" "$SESAME_INGEST"; do
-    check "$(basename "$p"): a world-readable SRS secret is refused" refused "$dir/sesame.conf" \
+    e2e_check "$(basename "$p"): a world-readable SRS secret is refused" refused "$dir/sesame.conf" \
         "chmod o-rwx $dir/srs.secret" "$p"
 done
 chmod 640 "$dir/srs.secret"
-check "check-config refuses the missing user too" refused "$dir/nouser.conf" "does not exist" \
+e2e_check "check-config refuses the missing user too" refused "$dir/nouser.conf" "does not exist" \
     "$SESAME_MILTER" --check-config
 
 # ids PID: "uid uid uid uid / gid gid gid gid / groups" from /proc/PID/status.
 ids() {
     awk '/^Uid:/ { u = $2" "$3" "$4" "$5 } /^Gid:/ { g = $2" "$3" "$4" "$5 } /^Groups:/ { $1 = ""; s = $0 }
          END { print u " / " g " /" s }' "/proc/$1/status"
-}
-# wait_for SECONDS COMMAND...
-wait_for() {
-    local i n=$(($1 * 10))
-    shift
-    for i in $(seq 1 $n); do "$@" && return 0; sleep 0.1; done
-    return 1
 }
 
 # --- the milter as root, with sd_notify
@@ -144,42 +124,41 @@ while True:
     print(msg.replace("\n", " | "), flush=True)
 PY
 pids+=($!)
-wait_for 5 test -S "$dir/notify.sock"
+e2e_wait_for 5 test -S "$dir/notify.sock"
 NOTIFY_SOCKET=$dir/notify.sock WATCHDOG_USEC=1000000 "$SESAME_MILTER" --config "$dir/sesame.conf" 2>"$dir/milter.log" &
 milter=$!
 pids+=($milter)
-check "sd_notify: READY=1 once the milter listens" wait_for 10 grep -q "^READY=1 | STATUS=listening on unix:" "$dir/notify.log"
-check "the milter became $user:$user (uid $uid, gid $gid)" \
+e2e_check "sd_notify: READY=1 once the milter listens" e2e_wait_for 10 grep -q "^READY=1 | STATUS=listening on unix:" "$dir/notify.log"
+e2e_check "the milter became $user:$user (uid $uid, gid $gid)" \
     test "$(ids $milter)" = "$uid $uid $uid $uid / $gid $gid $gid $gid / $gid"
-check "the log says whom it runs as" grep -q "running as user $user, group $user" "$dir/milter.log"
-check "the socket directory was created 0750, $user:postfix" \
+e2e_check "the log says whom it runs as" grep -q "running as user $user, group $user" "$dir/milter.log"
+e2e_check "the socket directory was created 0750, $user:postfix" \
     test "$(stat -c '%a %U %G' "$dir/run")" = "750 $user postfix"
-check "the socket is 0660, group postfix" test "$(stat -c '%a %G' "$dir/run/milter.sock")" = "660 postfix"
+e2e_check "the socket is 0660, group postfix" test "$(stat -c '%a %G' "$dir/run/milter.sock")" = "660 postfix"
 wal_owner() { [ "$(stat -c %U "$dir/lib/policy.db-wal" 2>/dev/null)" = "$user" ]; }
 # notices N PATTERN: at least N lines of the notify log match PATTERN.
 notices() { [ "$(grep -c "$2" "$dir/notify.log")" -ge "$1" ]; }
-check "sqlite's WAL belongs to $user" wait_for 5 wal_owner
-check "sd_notify: WATCHDOG=1 pings every half second" wait_for 5 notices 3 '^WATCHDOG=1'
+e2e_check "sqlite's WAL belongs to $user" e2e_wait_for 5 wal_owner
+e2e_check "sd_notify: WATCHDOG=1 pings every half second" e2e_wait_for 5 notices 3 '^WATCHDOG=1'
 kill -HUP $milter
-check "sd_notify: RELOADING=1 on SIGHUP" wait_for 5 grep -q "^RELOADING=1 | MONOTONIC_USEC=[0-9]" "$dir/notify.log"
-check "sd_notify: READY=1 again after the reload" wait_for 5 notices 2 '^READY=1'
+e2e_check "sd_notify: RELOADING=1 on SIGHUP" e2e_wait_for 5 grep -q "^RELOADING=1 | MONOTONIC_USEC=[0-9]" "$dir/notify.log"
+e2e_check "sd_notify: READY=1 again after the reload" e2e_wait_for 5 notices 2 '^READY=1'
 kill -TERM $milter
 wait $milter
-check "SIGTERM: exit status 0" test $? -eq 0
-check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" "$dir/notify.log"
+e2e_check "SIGTERM: exit status 0" test $? -eq 0
+e2e_check "sd_notify: STOPPING=1 on SIGTERM" grep -q "^STOPPING=1" "$dir/notify.log"
 
 # --- the ingest daemon as root
 "$SESAME_INGEST" --config "$dir/sesame.conf" 2>"$dir/ingest.log" &
 ingest=$!
 pids+=($ingest)
-check "sesame-ingest says whom it runs as" wait_for 10 grep -q "running as user $user, group $user" "$dir/ingest.log"
-check "sesame-ingest became $user:$user" test "$(ids $ingest)" = "$uid $uid $uid $uid / $gid $gid $gid $gid / $gid"
-check "sesame-ingest says its queue cannot be reached" wait_for 10 grep -q "queue example.com (" "$dir/ingest.log"
-check "sesame-ingest warns of a queue whose domain is not local" \
+e2e_check "sesame-ingest says whom it runs as" e2e_wait_for 10 grep -q "running as user $user, group $user" "$dir/ingest.log"
+e2e_check "sesame-ingest became $user:$user" test "$(ids $ingest)" = "$uid $uid $uid $uid / $gid $gid $gid $gid / $gid"
+e2e_check "sesame-ingest says its queue cannot be reached" e2e_wait_for 10 grep -q "queue example.com (" "$dir/ingest.log"
+e2e_check "sesame-ingest warns of a queue whose domain is not local" \
     grep -q "queue other.example: other.example is not a local domain" "$dir/ingest.log"
 kill -TERM $ingest
 wait $ingest
-check "sesame-ingest: SIGTERM, exit status 0" test $? -eq 0
+e2e_check "sesame-ingest: SIGTERM, exit status 0" test $? -eq 0
 
-echo "$failures failed"
-[ $failures -eq 0 ]
+e2e_finish

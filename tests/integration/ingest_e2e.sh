@@ -100,13 +100,6 @@ announce() {
 put() { "$AWS_TOOL" put $BUCKET "$1" "$E2E/$1.eml"; }
 meta() { "$AWS_TOOL" head $BUCKET "$1"; }
 
-# wait_for SECONDS COMMAND...: until COMMAND succeeds.
-wait_for() {
-    local n=$(($1 * 10)) i
-    shift
-    for i in $(seq 1 $n); do "$@" && return 0; sleep 0.1; done
-    return 1
-}
 queue_empty() { [ "$("$AWS_TOOL" count "$QUEUE")" = 0 ]; }
 has_meta() { meta "$1" | grep -qx -- "$2"; }
 got_dump() { e2e_wait_dump "$@" >/dev/null; }
@@ -132,10 +125,10 @@ e2e_check "envelope sender is the SES source" grep -q "X-Mail-Args: <alice@frien
 e2e_check "the message arrives byte for byte (after Postfix's Received line)" \
     cmp <(python3 -c 'import sys; d=open(sys.argv[1],"rb").read().replace(b"\r\n",b"\n"); i=d.index(b"\nFrom: "); sys.stdout.buffer.write(d[i+1:])' $d) \
         <(tr -d '\r' <"$E2E/m1.eml"; echo)
-e2e_check "object marked status=delivered" wait_for 10 has_meta m1 "status=delivered"
+e2e_check "object marked status=delivered" e2e_wait_for 10 has_meta m1 "status=delivered"
 e2e_check "object marked processed=true" has_meta m1 "processed=true"
 e2e_check "object marked processed_by sesame-ingest" bash -c "\"$AWS_TOOL\" head $BUCKET m1 | grep -q '^processed_by=sesame-ingest@'"
-e2e_check "queue empty" wait_for 10 queue_empty
+e2e_check "queue empty" e2e_wait_for 10 queue_empty
 e2e_moved "$INGEST_HTTP_PORT" "$M=\"delivered\"}" 1 "metrics: the message counted as delivered"
 e2e_moved "$INGEST_HTTP_PORT" "$R=\"delivered\"}" 1 "metrics: its recipient counted as delivered"
 
@@ -147,9 +140,9 @@ mail m2 alice@friend.example "bob@example.com, nobody@example.com" "ingest case 
 put m2 && announce m2 alice@friend.example bob@example.com,nobody@example.com
 d=$(e2e_wait_dump local "Subject: ingest case 2")
 e2e_check "delivered to the valid recipient" grep -q "X-Rcpt-Args: <bob@example.com>" $d
-e2e_check "invalid_inboxes names the refused one" wait_for 10 has_meta m2 "invalid_inboxes=nobody@example.com"
+e2e_check "invalid_inboxes names the refused one" e2e_wait_for 10 has_meta m2 "invalid_inboxes=nobody@example.com"
 e2e_check "status=delivered" has_meta m2 "status=delivered"
-e2e_check "queue message deleted" wait_for 10 queue_empty
+e2e_check "queue message deleted" e2e_wait_for 10 queue_empty
 e2e_moved "$INGEST_HTTP_PORT" "$R=\"refused\"}" 1 "metrics: the refused recipient counted"
 
 # --- 3. every recipient blocked: marked, deleted, nothing delivered
@@ -158,8 +151,8 @@ sleep 1
 e2e_mark "$INGEST_HTTP_PORT" "$M=\"blocked\"}" 'sesame_recipients_blocked_total{path="ingest"}'
 mail m3 promo@spam.example bob@example.com "ingest case 3"
 put m3 && announce m3 promo@spam.example bob@example.com
-e2e_check "blocked mail's object deleted" wait_for 10 bash -c "\"$AWS_TOOL\" head $BUCKET m3 | grep -qx missing"
-e2e_check "queue empty after a blocked message" wait_for 10 queue_empty
+e2e_check "blocked mail's object deleted" e2e_wait_for 10 bash -c "\"$AWS_TOOL\" head $BUCKET m3 | grep -qx missing"
+e2e_check "queue empty after a blocked message" e2e_wait_for 10 queue_empty
 e2e_check "nothing delivered for blocked mail" test "$(dumps_with local 'ingest case 3')" -eq 0
 e2e_check "the log names the block" grep -q "to=<bob@example.com> verdict=reject" "$E2E/ingest.log"
 e2e_moved "$INGEST_HTTP_PORT" "$M=\"blocked\"}" 1 "metrics: the message counted as blocked"
@@ -170,13 +163,13 @@ e2e_mark "$INGEST_HTTP_PORT" "$M=\"deferred\"}" 'sesame_reinjection_failures_tot
 script -qec "postfix -c $E2E_POSTFIX_CONF stop" /dev/null >/dev/null
 mail m4 alice@friend.example bob@example.com "ingest case 4"
 put m4 && announce m4 alice@friend.example bob@example.com
-e2e_check "Postfix down: the daemon says so" wait_for 15 grep -q "ses=m4: temporary failure" "$E2E/ingest.log"
+e2e_check "Postfix down: the daemon says so" e2e_wait_for 15 grep -q "ses=m4: temporary failure" "$E2E/ingest.log"
 e2e_check "Postfix down: the message stays queued" test "$("$AWS_TOOL" count "$QUEUE")" = 1
 e2e_check "Postfix down: the object is not marked" bash -c "! \"$AWS_TOOL\" head $BUCKET m4 | grep -q status="
 script -qec "postfix -c $E2E_POSTFIX_CONF start" /dev/null >/dev/null
 e2e_wait_port "$REINJECT_PORT"
-e2e_check "Postfix back: delivered" wait_for 30 bash -c "[ \$(grep -lF 'Subject: ingest case 4' $E2E/local/* 2>/dev/null | wc -l) -ge 1 ]"
-e2e_check "Postfix back: queue empty" wait_for 20 queue_empty
+e2e_check "Postfix back: delivered" e2e_wait_for 30 bash -c "[ \$(grep -lF 'Subject: ingest case 4' $E2E/local/* 2>/dev/null | wc -l) -ge 1 ]"
+e2e_check "Postfix back: queue empty" e2e_wait_for 20 queue_empty
 sleep 2
 e2e_check "Postfix back: delivered exactly once" test "$(dumps_with local 'Subject: ingest case 4')" -eq 1
 # went_up SERIES: the last scrape shows SERIES above its e2e_mark value.
@@ -192,12 +185,12 @@ mail m5 alice@friend.example bob@example.com "ingest case 5"
 put m5 && announce m5 alice@friend.example bob@example.com
 # (Our child: until wait reaps it, it is a zombie that kill -0 still finds.)
 exited() { [ ! -e /proc/$1 ] || [ "$(awk '{print $3}' /proc/$1/stat 2>/dev/null)" = Z ]; }
-e2e_check "the daemon died after the delivery (fault injected)" wait_for 30 exited "$INGEST_PID"
+e2e_check "the daemon died after the delivery (fault injected)" e2e_wait_for 30 exited "$INGEST_PID"
 wait "$INGEST_PID" 2>/dev/null
 e2e_check "the queue message was not deleted" test "$("$AWS_TOOL" count "$QUEUE")" = 1
 start_ingest
-e2e_check "after the restart the queue empties" wait_for 30 queue_empty
-e2e_check "after the restart the object is marked" wait_for 10 has_meta m5 "status=delivered"
+e2e_check "after the restart the queue empties" e2e_wait_for 30 queue_empty
+e2e_check "after the restart the object is marked" e2e_wait_for 10 has_meta m5 "status=delivered"
 sleep 2
 e2e_check "delivered once, not twice" test "$(dumps_with local 'Subject: ingest case 5')" -eq 1
 
@@ -207,7 +200,7 @@ mail m6 alice@friend.example bob@example.com "ingest case 6"
 put m6 && announce m6 alice@friend.example bob@example.com
 e2e_wait_dump local "Subject: ingest case 6" >/dev/null
 "$AWS_TOOL" send "$QUEUE" "$E2E/m6.json" >/dev/null
-e2e_check "the repeated notification is consumed" wait_for 20 queue_empty
+e2e_check "the repeated notification is consumed" e2e_wait_for 20 queue_empty
 sleep 2
 e2e_check "one delivery for two notifications" test "$(dumps_with local 'Subject: ingest case 6')" -eq 1
 e2e_moved "$INGEST_HTTP_PORT" "$M=\"duplicate\"}" 1 "metrics: the repeated notification counted as a duplicate"
@@ -226,7 +219,7 @@ echo '{"Type": "Notification", "Message": "{not json"}' >"$E2E/bad.json"
 mail m8 alice@friend.example bob@example.com "ingest case 8"
 put m8 && announce m8 alice@friend.example bob@example.com
 e2e_check "the good one is delivered" got_dump local "Subject: ingest case 8"
-e2e_check "the bad one is logged as malformed" wait_for 10 grep -q "malformed notification" "$E2E/ingest.log"
+e2e_check "the bad one is logged as malformed" e2e_wait_for 10 grep -q "malformed notification" "$E2E/ingest.log"
 e2e_check "the bad one stays for the dead-letter queue" test "$("$AWS_TOOL" count "$QUEUE")" = 1
 e2e_check "the daemon keeps running" kill -0 "$INGEST_PID"
 e2e_scrape "$INGEST_HTTP_PORT"
@@ -259,7 +252,7 @@ for i in json.load(sys.stdin)["Items"]:
 }
 ses_id() { outbound_column message_id original_source frank@example.com; }
 has_ses_id() { [ -n "$(ses_id)" ]; }
-e2e_check "the reply's SES message id is recorded" wait_for 10 has_ses_id
+e2e_check "the reply's SES message id is recorded" e2e_wait_for 10 has_ses_id
 e2e_check "the reply went out through SES" bash -c "curl -s http://127.0.0.1:$SES_PORT/store | grep -q 'gina@friend.example'"
 id=$(ses_id)
 cat >"$E2E/m9b.eml" <<EML
@@ -303,7 +296,7 @@ e2e_check "the SES bounce reaches frank" test -n "$d"
 e2e_check "the bounce is rewritten: Reply-To the failed address" grep -qi "^Reply-To:.*gina@friend.example" $d
 e2e_check "the bounce is rewritten: for whom" grep -qi "^X-Sesame-Bounce-For:.*frank@example.com" $d
 bounced() { outbound_column bounced_recipients message_id "$id" | grep -q gina@friend.example; }
-e2e_check "the bounced recipient is recorded" wait_for 5 bounced
+e2e_check "the bounced recipient is recorded" e2e_wait_for 5 bounced
 stop_ingest
 
 # --- 10. S3 answers AccessDenied: a credentials error, not retried in a loop,
@@ -317,7 +310,7 @@ write_config "$E2E/ingest-proxy.conf" "http://127.0.0.1:$PROXY_PORT"
 start_ingest "$E2E/ingest-proxy.conf"
 mail denied-m10 alice@friend.example bob@example.com "ingest case 10"
 put denied-m10 && announce denied-m10 alice@friend.example bob@example.com
-e2e_check "reported as a credentials error" wait_for 30 grep -q "credentials error" "$E2E/ingest.log"
+e2e_check "reported as a credentials error" e2e_wait_for 30 grep -q "credentials error" "$E2E/ingest.log"
 sleep 3
 e2e_check "not retried in a loop (one S3 request in 3 s)" test "$(grep -c 'GET /inbound-mail/denied-m10' "$E2E/proxy.log")" -eq 1
 e2e_check "the queue message is kept" test "$("$AWS_TOOL" count "$QUEUE")" = 1

@@ -240,6 +240,14 @@ e2e_queued() {
     grep -q "^<-  250 2.0.0 Ok: queued" "$E2E/swaks.last"
 }
 
+# e2e_wait_for SECONDS COMMAND...: until COMMAND succeeds (every 0.1 s).
+e2e_wait_for() {
+    local n=$(($1 * 10)) i
+    shift
+    for i in $(seq 1 $n); do "$@" && return 0; sleep 0.1; done
+    return 1
+}
+
 # e2e_scrape PORT: the /metrics of the daemon whose side door is on PORT
 # into $E2E/metrics.last; fails unless `promtool check metrics` accepts it.
 e2e_scrape() {
