@@ -32,13 +32,16 @@ install_packages() {
     DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 }
 
-# build DIR [CMAKE OPTIONS...]: configure once, then build incrementally.
+# build DIR [CMAKE OPTIONS...] [-- BUILD OPTIONS...]: configure once, then
+# build incrementally (everything, or what BUILD OPTIONS such as --target say).
 build() {
-    local dir=$1
+    local dir=$1 configure=() target=()
     shift
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do configure+=("$1"); shift; done
+    [ $# -gt 0 ] && shift && target=("$@")
     if [ ! -f "$dir/build.ninja" ]; then
-        cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+        cmake -S . -B "$dir" -G Ninja "${configure[@]}" >/dev/null
     fi
-    cmake --build "$dir" -j "$(nproc)"
+    cmake --build "$dir" -j "$(nproc)" "${target[@]}"
 }
 

@@ -25,6 +25,7 @@
 #include "policy/daemon/privileges.hpp"
 #include "policy/daemon/systemd.hpp"
 #include "policy/log/log.hpp"
+#include "policy/mime/message_reader.hpp"
 
 namespace {
 
@@ -100,6 +101,7 @@ int run(const daemon::Args& args)
     // Block the signals before any thread starts (libraries start some), so
     // that only sigwait() below takes them.
     const sigset_t set = daemon::block_signals();
+    mime::mime_init();  // before any thread starts (see its comment)
 
     store::PolicySource policy(cfg);
     // One connection kept per worker: with fewer, workers finishing together

@@ -58,6 +58,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "policy/text/ascii.hpp"
+
 namespace sesame::ingest {
 namespace {
 
@@ -413,6 +415,16 @@ Notification parse_notification(std::string_view body)
     if (std::string err = parse_json(body, "body", top); !err.empty()) return malformed(std::move(err));
     if (member(top, "Type") != nullptr) return read_envelope(top);
     return read_ses(top, {});  // raw message delivery: the body is the SES notification
+}
+
+std::string foreign_recipient(std::string_view recipient, std::string_view domain)
+{
+    const auto at = recipient.rfind('@');
+    if (at == std::string_view::npos) return "not in the queue's domain " + std::string(domain);
+    if (!text::iequals(recipient.substr(at + 1), domain)) return "not in the queue's domain " + std::string(domain);
+    if (recipient.substr(0, at).find_first_of("%!@") != std::string_view::npos)
+        return "routing character ('%', '!' or '@') in the local part";
+    return "";
 }
 
 const char* to_string(Notification::Kind kind)

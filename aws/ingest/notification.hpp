@@ -76,4 +76,14 @@ Notification parse_notification(std::string_view body);
 
 const char* to_string(Notification::Kind kind);
 
+// Why the ingest daemon of a queue for DOMAIN must not deliver to RECIPIENT
+// (one of receipt.recipients), or "" when it may. A recipient is not ours
+// when its domain (after the last '@', case-insensitively) is not DOMAIN, or
+// when its local part holds a routing character ('%', '!' or '@'): Postfix
+// rewrites user%host@DOMAIN, host!user@DOMAIN and user@host@DOMAIN to
+// user@host when DOMAIN is in its mydestination, and the reinjection
+// service relays for loopback, so delivering one would relay the mail to
+// any host the sender chose. The reason is a short phrase for the log line.
+std::string foreign_recipient(std::string_view recipient, std::string_view domain);
+
 }  // namespace sesame::ingest

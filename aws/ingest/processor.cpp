@@ -18,7 +18,6 @@
 #include "policy/log/log.hpp"
 #include "policy/mime/compose.hpp"
 #include "policy/mime/message_reader.hpp"
-#include "policy/text/ascii.hpp"
 
 namespace sesame::ingest {
 
@@ -38,11 +37,10 @@ std::string join(const std::vector<std::string>& v, const char* sep)
     return out;
 }
 
-// True when ADDRESS belongs to DOMAIN (the queue's), case-insensitively.
+// True when ADDRESS is the queue's to deliver (foreign_recipient says why not).
 bool in_domain(const std::string& address, const std::string& domain)
 {
-    auto at = address.rfind('@');
-    return at != std::string::npos && text::iequals(std::string_view(address).substr(at + 1), domain);
+    return foreign_recipient(address, domain).empty();
 }
 
 // Holds an SES message id in Shared::in_progress for its lifetime.
@@ -282,11 +280,11 @@ Disposition Processor::decide(Worker& wk, const config::IngestQueue& queue, cons
     w.outcomes = wk.store()->ingest_outcomes(r.message_id);
     std::vector<std::string> pending;
     for (const auto& rcpt : r.recipients) {
-        if (!in_domain(rcpt, queue.domain)) {
+        if (std::string why = foreign_recipient(rcpt, queue.domain); !why.empty()) {
             w.foreign.push_back(rcpt);
             sh.metrics.foreign.inc();
-            log::line(log::Level::notice, "sqs=" + m.message_id + " " + w.log_prefix + ": to=<" + rcpt +
-                                              "> dropped: not in the queue's domain " + queue.domain);
+            log::line(log::Level::notice,
+                      "sqs=" + m.message_id + " " + w.log_prefix + ": to=<" + rcpt + "> dropped: " + why);
             continue;
         }
         if (!w.outcomes.count(rcpt)) pending.push_back(rcpt);

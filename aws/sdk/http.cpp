@@ -226,6 +226,10 @@ HttpResponse HttpClient::perform_once(const HttpRequest& request, std::chrono::m
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_URL, request.url.c_str());
+    // The path goes out as signed: libcurl would otherwise merge "/./" and
+    // "/../", and an S3 key "a/./b/../c" (keys are plain strings, dots
+    // included) would fetch or overwrite the object "a/c" instead.
+    curl_easy_setopt(c, CURLOPT_PATH_AS_IS, 1L);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -895,6 +895,38 @@ std::string condense(const std::string& what)
     return line.empty() ? "invalid TOML" : line;
 }
 
+// The line of TEXT's first byte that is not part of a UTF-8 character, or 0
+// when there is none. A TOML file must be UTF-8, and this is checked before
+// toml11 sees the text: toml11 3.7 reads past the end of its buffer on a
+// literal string holding such a byte (upstream issue #199, fixed in 3.8).
+std::size_t first_non_utf8_line(std::string_view text)
+{
+    std::size_t line = 1;
+    for (std::size_t i = 0; i < text.size();) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c < 0x80) {
+            if (c == '\n') ++line;
+            ++i;
+            continue;
+        }
+        // A lead byte (C2..F4), its continuation bytes, and the smallest code
+        // point that needs that many (anything less is an overlong form).
+        if (c < 0xC2 || c > 0xF4) return line;
+        const std::size_t more = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : 1;
+        const char32_t least = more == 1 ? 0x80 : more == 2 ? 0x800 : 0x10000;
+        char32_t cp = c & (0x3F >> more);
+        if (text.size() - i <= more) return line;
+        for (std::size_t k = 1; k <= more; ++k) {
+            const auto d = static_cast<unsigned char>(text[i + k]);
+            if ((d & 0xC0) != 0x80) return line;
+            cp = (cp << 6) | (d & 0x3F);
+        }
+        if (cp < least || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return line;
+        i += more + 1;
+    }
+    return 0;
+}
+
 }  // namespace
 
 std::string default_config_path()
@@ -907,6 +939,8 @@ Config parse_config(const std::string& text, const std::string& name)
 {
     Config config;
     config.source = name;
+    if (const std::size_t line = first_non_utf8_line(text))
+        throw ConfigError(name + ":" + std::to_string(line) + ": not UTF-8 (a TOML file must be UTF-8)");
     Problems problems;
     try {
         std::istringstream in(text);

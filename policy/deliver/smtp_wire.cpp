@@ -68,7 +68,11 @@ ParseStatus parse_reply(std::string_view input, Reply& out, std::size_t& consume
     for (;;) {
         std::size_t eol = input.find('\n', pos);
         if (eol == std::string_view::npos) {
-            if (input.size() - pos > kMaxReplyLine) {
+            // A CR at the end may be the first half of the line's CRLF, the LF
+            // still to come: the line is measured without it, as below.
+            std::string_view partial = input.substr(pos);
+            if (!partial.empty() && partial.back() == '\r') partial.remove_suffix(1);
+            if (partial.size() > kMaxReplyLine) {
                 error = "reply line longer than " + std::to_string(kMaxReplyLine) + " bytes";
                 return ParseStatus::malformed;
             }

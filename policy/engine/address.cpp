@@ -44,8 +44,17 @@ bool valid_domain(std::string_view d, std::string* why)
         set(why, "domain longer than 253 characters");
         return false;
     }
-    // Domain literals ([192.0.2.1]) are accepted as they are.
-    if (d.size() >= 2 && d.front() == '[' && d.back() == ']') return true;
+    // Domain literals ([192.0.2.1], [IPv6:2001:db8::1]) are accepted as they
+    // are when made of RFC 5321 dcontent: printable ASCII but '[', '\\', ']'.
+    if (d.size() >= 2 && d.front() == '[' && d.back() == ']') {
+        const std::string_view inner = d.substr(1, d.size() - 2);
+        if (!inner.empty() && std::all_of(inner.begin(), inner.end(), [](char c) {
+                return c > 0x20 && c < 0x7f && c != '[' && c != '\\' && c != ']';
+            }))
+            return true;
+        set(why, "invalid domain literal \"" + std::string(d) + "\"");
+        return false;
+    }
     std::size_t label = 0;
     for (std::size_t i = 0; i <= d.size(); ++i) {
         if (i == d.size() || d[i] == '.') {

@@ -252,6 +252,27 @@ bool same_address(std::string_view text, std::string_view address)
     return text.size() == address.size() && ascii_lower(text) == address;
 }
 
+constexpr const char* kUnparsedLocal =
+    "recipient is not a parseable address: only the blocklists of its domain and * apply";
+
+// The keys of a recipient parse_address() refuses (a local part over its
+// length limit, a control character) whose domain is one of ours: its own
+// key cannot be formed, but its domain's and the global one can, and their
+// blocklists still apply. Without this a sender blocked for a whole domain
+// reached it by writing a 2,000-character local part. Empty when the
+// domain is not ours (or not a domain): then the recipient is untouched.
+std::vector<std::string> unparsed_local_keys(const Snapshot& snap, std::string_view given)
+{
+    std::string_view s = given;
+    while (!s.empty() && (s.front() == ' ' || s.front() == '<')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '>')) s.remove_suffix(1);
+    const auto at = s.rfind('@');
+    if (at == std::string_view::npos) return {};
+    auto domain = normalize_domain(s.substr(at + 1));
+    if (!domain || !snap.is_local_domain(*domain)) return {};
+    return {"@" + *domain, "*"};
+}
+
 MessageFacts message_facts(const Snapshot& snap, const Envelope& env, const MessageInfo& msg)
 {
     MessageFacts m;
@@ -288,7 +309,14 @@ Decision evaluate(const Snapshot& snap, const Envelope& env, const MessageInfo& 
             d.trace.push_back("too many hops: " + std::to_string(msg.received_count) + " Received headers, max_hops " +
                               std::to_string(snap.settings().max_hops));
         } else if (!rcpt) {
-            d.trace.push_back("recipient is not a parseable address: untouched");
+            const auto keys = unparsed_local_keys(snap, given);
+            if (keys.empty()) {
+                d.trace.push_back("recipient is not a parseable address: untouched");
+            } else {
+                d.local = true;
+                d.trace.push_back(kUnparsedLocal);
+                if (!env.authenticated) check_blocks(snap, m, keys, d);
+            }
         } else if (!snap.is_local_domain(rcpt->domain())) {
             d.trace.push_back("recipient domain " + std::string(rcpt->domain()) + " is not local: untouched");
         } else {
@@ -316,7 +344,15 @@ RecipientDecision evaluate_envelope(const Snapshot& snap, std::string_view sende
     RecipientDecision d;
     auto rcpt = parse_address(recipient);
     d.address = rcpt ? rcpt->full() : std::string(recipient);
-    if (!rcpt || !snap.is_local_domain(rcpt->domain())) return d;
+    if (!rcpt) {
+        const auto keys = unparsed_local_keys(snap, recipient);
+        if (keys.empty()) return d;
+        d.local = true;
+        d.trace.push_back(kUnparsedLocal);
+        check_blocks(snap, m, keys, d);
+        return d;
+    }
+    if (!snap.is_local_domain(rcpt->domain())) return d;
     d.local = true;
     check_blocks(snap, m, lookup_keys(*rcpt, snap.settings().recipient_delimiter), d);
     return d;

@@ -1,8 +1,15 @@
 // log.cpp - syslog or stderr, filtered by level.
+//
+// A line is one line whatever it quotes: text from a message, a notification
+// or a rule (an address, a forward target from DynamoDB) may hold a CR, LF or
+// another control character, which would start a forged line in the journal
+// or move a terminal's cursor. Those bytes are written as '?'; TAB and bytes
+// from 0x80 up (UTF-8) are kept.
 #include "policy/log/log.hpp"
 
 #include <syslog.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -33,6 +40,12 @@ int priority(Level l)
     return LOG_INFO;
 }
 
+bool is_control(char c)
+{
+    auto u = static_cast<unsigned char>(c);
+    return (u < 0x20 && c != '\t') || u == 0x7f;
+}
+
 }  // namespace
 
 void configure(std::string_view program, std::string_view target, std::string_view level)
@@ -58,6 +71,12 @@ bool enabled(Level level)
 void line(Level level, std::string_view text)
 {
     if (!enabled(level)) return;
+    std::string masked;
+    if (std::any_of(text.begin(), text.end(), is_control)) {
+        masked.assign(text);
+        std::replace_if(masked.begin(), masked.end(), is_control, '?');
+        text = masked;
+    }
     if (g_syslog) {
         syslog(priority(level), "%.*s", static_cast<int>(text.size()), text.data());
         return;

@@ -4,6 +4,7 @@
 // [log] and may change on reload. Lines carry what a postmaster greps for
 // (the Postfix queue id, addresses, verdict, rule); never a secret. Thread-
 // safe: syslog(3) is, and stderr lines are written whole under a mutex.
+// Control characters in TEXT (CR, LF, ESC, ...) are written as '?'.
 #pragma once
 
 #include <string>

@@ -12,8 +12,11 @@
 // ("Doe, John <j@x>"), so a long comma-separated list with no address in it
 // makes it rescan to the end of the string for every item. Address text is
 // therefore handed over in slices of at most kSliceHard bytes, cut at a
-// top-level comma once kSliceSoft bytes are reached, and a slice with more
-// than kMaxColons colons loses them (group syntax nests by recursion).
+// top-level comma once kSliceSoft bytes are reached; one item (between
+// top-level commas) longer than kSliceHard is not cut, so that no part of it
+// is read as an address: only the angle address that ends it is read (a
+// long display name cannot hide it); and a slice with more than kMaxColons
+// colons loses them (group syntax nests by recursion).
 #include "policy/mime/message_reader.hpp"
 #include "policy/mime/text.hpp"
 
@@ -184,6 +187,18 @@ void parse_slice(std::string_view slice, std::vector<std::string>& out, std::siz
     if (list != nullptr) append_mailboxes(list.get(), out, max, 0);
 }
 
+// The address of an item too long to read whole: a display name of any
+// length cannot hide the angle address that ends it ("...long name...
+// <a@b>"), so that is read on its own; anything else in such an item is not.
+void read_angle_addr(std::string_view item, std::vector<std::string>& out, std::size_t max)
+{
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.empty() || item.back() != '>') return;
+    const std::size_t lt = item.rfind('<');
+    if (lt == std::string_view::npos || item.size() - lt > kSliceHard) return;
+    parse_slice(item.substr(lt), out, max);
+}
+
 // Appends the mailboxes of one address header to OUT until it holds MAX,
 // spending at most BUDGET bytes (what is left of it is written back).
 void collect_addresses(const char* raw, std::vector<std::string>& out, std::size_t max, std::size_t& budget)
@@ -201,6 +216,9 @@ void collect_addresses(const char* raw, std::vector<std::string>& out, std::size
 
     std::string_view s = text;
     std::size_t start = 0;
+    std::size_t last_comma = std::string_view::npos;  // the slice's last top-level comma
+    bool skipping = false;  // in an item longer than a slice: dropped up to the next top-level comma
+    std::size_t item = 0;   // where the skipped item began
     int depth = 0;
     bool quoted = false;
     for (std::size_t i = 0; i < s.size() && out.size() < max; ++i) {
@@ -217,16 +235,34 @@ void collect_addresses(const char* raw, std::vector<std::string>& out, std::size
         } else if (c == '(') {
             depth = 1;
         }
-        std::size_t len = i + 1 - start;
         bool top_comma = c == ',' && !quoted && depth == 0;
-        if ((top_comma && len >= kSliceSoft) || len >= kSliceHard) {
+        if (skipping) {
+            if (top_comma) {
+                skipping = false;
+                read_angle_addr(s.substr(item, i - item), out, max);
+                start = i + 1;
+            }
+            continue;
+        }
+        std::size_t len = i + 1 - start;
+        if (top_comma && len >= kSliceSoft) {
             parse_slice(s.substr(start, len), out, max);
             start = i + 1;
-            quoted = false;
-            depth = 0;
+            last_comma = std::string_view::npos;
+        } else if (top_comma) {
+            last_comma = i;
+        } else if (len >= kSliceHard) {
+            // Cut here, the item would be read as an address it is not (the
+            // "<user@exam" of a long display name): the items before it are
+            // read, it is skipped, as unparseable addresses are.
+            if (last_comma != std::string_view::npos) parse_slice(s.substr(start, last_comma + 1 - start), out, max);
+            item = last_comma == std::string_view::npos ? start : last_comma + 1;
+            last_comma = std::string_view::npos;
+            skipping = true;
         }
     }
-    if (start < s.size() && out.size() < max) parse_slice(s.substr(start), out, max);
+    if (skipping && out.size() < max) read_angle_addr(s.substr(item), out, max);
+    if (!skipping && start < s.size() && out.size() < max) parse_slice(s.substr(start), out, max);
 }
 
 bool suppresses_replies(const std::string& precedence)
@@ -308,7 +344,19 @@ GObjectPtr<GMimeObject> parse_header(const std::string& block)
 void mime_init()
 {
     static std::once_flag once;
-    std::call_once(once, [] { g_mime_init(); });
+    std::call_once(once, [] {
+        g_mime_init();
+        // GLib creates a type's class on its first instance, under locks of
+        // its own (futexes ThreadSanitizer cannot see), and keeps it for the
+        // life of the process. Creating the classes used here now lets a
+        // daemon that calls this before starting threads hand them over
+        // complete: thread creation orders them for every checker.
+        for (GType t : {INTERNET_ADDRESS_LIST_TYPE, INTERNET_ADDRESS_TYPE_MAILBOX, INTERNET_ADDRESS_TYPE_GROUP,
+                        GMIME_TYPE_MESSAGE, GMIME_TYPE_MESSAGE_PART, GMIME_TYPE_PART, GMIME_TYPE_TEXT_PART,
+                        GMIME_TYPE_MULTIPART, GMIME_TYPE_PARSER, GMIME_TYPE_STREAM_MEM, GMIME_TYPE_STREAM_FILTER,
+                        GMIME_TYPE_DATA_WRAPPER, GMIME_TYPE_CONTENT_TYPE, GMIME_TYPE_CONTENT_DISPOSITION})
+            g_type_class_ref(t);  // never released: static types keep their class anyway
+    });
 }
 
 std::string_view header_block(std::string_view raw)

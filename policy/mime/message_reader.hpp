@@ -33,8 +33,10 @@ inline constexpr std::size_t kAddressBudget = 128 * 1024;
 // The marker every Sesame worker before us wrote; always recognised.
 inline constexpr std::string_view kSesWorkerMarker = "X-SES-Worker-Processed";
 
-// Initialises gmime once per process; safe to call repeatedly and from
-// several threads. read_message() calls it too.
+// Initialises gmime once per process, and creates the GObject classes the
+// readers and builders use; safe to call repeatedly and from several
+// threads. read_message() calls it too; a daemon calls it before it starts
+// threads.
 void mime_init();
 
 // MARKER is the configured marker header name; X-SES-Worker-Processed is
