@@ -205,8 +205,12 @@ for d in milter ingest; do
     fi
 done
 if [ "$status" -ne 0 ]; then
-    echo "--- milter log (tail)"; tail -20 "$E2E/milter.log"
-    echo "--- ingest log (tail)"; tail -20 "$E2E/ingest.log"
+    e2e_tail "$E2E/milter.log" 20
+    e2e_tail "$E2E/ingest.log" 20
+    # The verdict last, where a CI summary that keeps only the end shows it.
+    python3 -c 'import json, sys
+for p in json.load(open(sys.argv[1])).get("problems", []): print("soak: PROBLEM:", p)' "$E2E/result.json" 2>/dev/null ||
+        echo "soak: bench/soak.py exited with $status before writing its result"
 fi
 
 if [ "$REPORT" = 1 ] && [ -s "$E2E/result.json" ]; then

@@ -12,7 +12,9 @@
 #                 only; the tests that run them (labels milter, e2e,
 #                 integration, hostile, soak), not the single-threaded CLI's
 # 4. build-fuzz/  clang + libFuzzer: the fuzz targets only (tests/fuzz), each
-#                 run for SESAME_FUZZ_SECONDS (default 45) seconds
+#                 run for SESAME_FUZZ_SECONDS (default 20) seconds: a smoke
+#                 run over the seed corpora and the found crashes; the long
+#                 run is bench/fuzz_long.sh
 # Sanitizer reports go to files (log_path) in build-*/sanitizer-logs, so that
 # a daemon started in the background by a test reports too; after each
 # sanitizer stage any report there fails the run and is printed.
@@ -70,7 +72,7 @@ stage "tests (TSan)" ctest --test-dir build-tsan --output-on-failure -j "$(nproc
     -L "milter|e2e|integration|hostile|soak" -LE "package|unit" -E "^aws\.dynamodb"
 stage "reports (TSan)" sanitizer_logs build-tsan/sanitizer-logs
 stage "build (fuzz)" build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
-    -DSESAME_FUZZ=ON -DSESAME_BENCH=OFF -DSESAME_FUZZ_SECONDS="${SESAME_FUZZ_SECONDS:-45}" -- --target fuzzers
+    -DSESAME_FUZZ=ON -DSESAME_BENCH=OFF -DSESAME_FUZZ_SECONDS="${SESAME_FUZZ_SECONDS:-20}" -- --target fuzzers
 # libFuzzer prints the report itself, and a failing target's exit status
 # fails its test: the reports stay on stderr here.
 stage "fuzz" env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \

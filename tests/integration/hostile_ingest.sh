@@ -326,5 +326,5 @@ still_serving "dot segments"
 
 e2e_check "the inbound queue is empty" test "$(count "$QUEUE")" -eq 0
 e2e_check "no good message reached the dead-letter queue" test "$(count "$DLQ")" -eq "$bad"
-if [ "$E2E_FAILURES" -gt 0 ]; then echo "--- ingest log"; tail -60 "$LOG"; fi
+if [ "$E2E_FAILURES" -gt 0 ]; then e2e_tail "$LOG" 60; fi
 e2e_finish

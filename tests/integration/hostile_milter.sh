@@ -136,15 +136,16 @@ replies() { grep -c -- "$1" "$E2E/swaks.last"; }
 queue_id() { sed -n 's/^<-  250 2\.0\.0 Ok: queued as \([0-9A-F]*\).*/\1/p' "$E2E/swaks.last" | tail -1; }
 refused_with() { grep -q -- "^<\*\* $1" "$E2E/swaks.last"; }
 # log_has PATTERN [COUNT]: the milter log has COUNT (default 1) lines with
-# the fixed string PATTERN (5 s at most: it logs a moment after Postfix answers).
+# the fixed string PATTERN (20 s at most, as e2e_wait_dump: it logs a moment
+# after Postfix answers, and a sanitizer build on a busy machine is slow).
 log_count() { grep -cF -- "$1" "$LOG"; }
 log_has() {
     local want=${2:-1} i
-    for i in $(seq 1 50); do
+    for i in $(seq 1 200); do
         [ "$(log_count "$1")" -eq "$want" ] && return 0
         sleep 0.1
     done
-    echo "milter log: $(log_count "$1") line(s) with '$1', want $want"
+    echo "milter log: $(log_count "$1") line(s) with '${1:0:200}', want $want"
     return 1
 }
 # The sha256 of the body in one of the .wire files above (dot-stuffing and

@@ -324,5 +324,5 @@ e2e_check "SIGTERM stops the daemon cleanly" stop_ingest_status
 e2e_check "the AWS secret key appears in no log line" bash -c "! grep -qF '$AWS_SECRET' '$E2E/ingest.log'"
 INGEST_PID=
 
-if [ "$E2E_FAILURES" -gt 0 ]; then echo "--- ingest log"; tail -60 "$E2E/ingest.log"; fi
+if [ "$E2E_FAILURES" -gt 0 ]; then e2e_tail "$E2E/ingest.log" 60; fi
 e2e_finish

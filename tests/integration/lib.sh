@@ -304,10 +304,12 @@ e2e_readyz() {
 }
 
 E2E_FAILURES=0
+E2E_FAILED=()
 e2e_ok() { echo "ok: $*"; }
 e2e_fail() {
     echo "FAIL: $*"
     E2E_FAILURES=$((E2E_FAILURES + 1))
+    E2E_FAILED+=("$*")
 }
 # e2e_check DESCRIPTION COMMAND...: runs COMMAND, reports.
 e2e_check() {
@@ -315,10 +317,20 @@ e2e_check() {
     shift
     if "$@"; then e2e_ok "$what"; else e2e_fail "$what"; fi
 }
+# e2e_tail FILE N: its last N lines, each cut at 300 characters (a test's
+# 2,000-character addresses would otherwise crowd out what matters).
+e2e_tail() {
+    echo "--- $(basename "$1") (last $2 lines)"
+    tail -n "$2" "$1" 2>/dev/null | cut -c 1-300
+}
+# e2e_finish: the logs' tails when a check failed, then the failed checks
+# again as the last lines, where a CI summary that keeps only the end of
+# the output still shows them.
 e2e_finish() {
     if [ "$E2E_FAILURES" -gt 0 ]; then
-        echo "--- milter log"; tail -50 "$E2E/milter.log" 2>/dev/null
-        echo "--- postfix log"; tail -50 "$E2E/postfix/log/postfix.log" 2>/dev/null
+        e2e_tail "$E2E/milter.log" 50
+        e2e_tail "$E2E/postfix/log/postfix.log" 50
+        printf 'FAILED: %s\n' "${E2E_FAILED[@]}"
     fi
     echo "$E2E_FAILURES failed"
     [ "$E2E_FAILURES" -eq 0 ]

@@ -82,5 +82,5 @@ has_invalid() { [ "$("$AWS_TOOL" head $BUCKET m1 | grep '^invalid_inboxes=' | tr
 e2e_check "the S3 object names the four as invalid_inboxes" e2e_wait_for 10 has_invalid
 e2e_check "the AWS secret key appears in no log line" bash -c "! grep -qF '$AWS_SECRET' '$E2E/ingest.log'"
 
-if [ "$E2E_FAILURES" -gt 0 ]; then echo "--- ingest log"; tail -40 "$E2E/ingest.log"; fi
+if [ "$E2E_FAILURES" -gt 0 ]; then e2e_tail "$E2E/ingest.log" 40; fi
 e2e_finish

@@ -26,7 +26,7 @@ std::string read_file(const std::string& path)
 }
 
 // The what() of parse_config(TEXT), or "(accepted)".
-std::string error_of(const std::string& text)
+std::string refusal_of(const std::string& text)
 {
     try {
         parse_config(text, "t.conf");
@@ -47,8 +47,8 @@ TEST(ConfigFuzzRegressions, LiteralStringNotUtf8)
         read_file(std::string(SESAME_SOURCE_DIR) + "/tests/fuzz/corpus-config/toml11-literal-string-not-utf8.conf");
     EXPECT_EQ(crash, "'\xb1'");
     const std::string want1 = "t.conf:1: not UTF-8 (a TOML file must be UTF-8)";
-    EXPECT_EQ(error_of(crash), want1);
-    EXPECT_EQ(error_of("[milter]\nsocket = '''\nunix:/run/\xb1'''\n"),
+    EXPECT_EQ(refusal_of(crash), want1);
+    EXPECT_EQ(refusal_of("[milter]\nsocket = '''\nunix:/run/\xb1'''\n"),
               "t.conf:3: not UTF-8 (a TOML file must be UTF-8)");
 
     struct Case {
@@ -66,7 +66,7 @@ TEST(ConfigFuzzRegressions, LiteralStringNotUtf8)
         {"\n\n# \xf4\x90\x80\x80", "t.conf:3: not UTF-8 (a TOML file must be UTF-8)"},  // past U+10FFFF
         {"# \xe2\x82", "t.conf:1: not UTF-8 (a TOML file must be UTF-8)"},              // cut by the end
     };
-    for (const Case& c : cases) EXPECT_EQ(error_of(c.text), c.want) << "for " << testing::PrintToString(c.text);
+    for (const Case& c : cases) EXPECT_EQ(refusal_of(c.text), c.want) << "for " << testing::PrintToString(c.text);
 }
 
 }  // namespace

@@ -23,22 +23,12 @@
 
 #include "policy/daemon/http.hpp"
 #include "policy/store/sqlite_store.hpp"
+#include "tests/unit/free_port.hpp"
 
 namespace sesame::daemon {
 namespace {
 
-int free_port()
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
+using testenv::free_port;
 
 struct Answer {
     int status = 0;

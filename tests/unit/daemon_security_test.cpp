@@ -40,6 +40,7 @@
 #include "policy/daemon/http.hpp"
 #include "policy/daemon/privileges.hpp"
 #include "policy/log/log.hpp"
+#include "tests/unit/free_port.hpp"
 
 namespace sesame::daemon {
 namespace {
@@ -241,18 +242,7 @@ HttpReply hello(std::string_view path)
     return {404, "text/plain", "not found\n"};
 }
 
-int free_port()
-{
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
-    ::close(fd);
-    return ntohs(a.sin_port);
-}
+using testenv::free_port;
 
 int connect_to(int port)
 {

@@ -21,6 +21,7 @@
 #include "policy/deliver/smtp_client.hpp"
 #include "policy/deliver/smtp_wire.hpp"
 #include "tests/integration/smtp_sink.hpp"
+#include "tests/unit/smtp_options.hpp"
 
 namespace sesame::deliver {
 namespace {
@@ -64,14 +65,7 @@ std::vector<std::string> postfix_lines(std::string_view wire)
     return out;
 }
 
-SmtpOptions fast_options()
-{
-    SmtpOptions o;
-    o.connect_timeout = 2s;
-    o.command_timeout = 5s;
-    o.data_timeout = 5s;
-    return o;
-}
+using testenv::fast_options;
 
 // The DATA body holds exactly one end-of-data line, its last, and a line
 // Postfix reads as a command cannot appear before it.

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "policy/deliver/smtp_client.hpp"
+#include "tests/unit/smtp_options.hpp"
 
 namespace sesame::deliver {
 namespace {
@@ -231,16 +232,9 @@ class FakeServer {
     std::thread thread_;
 };
 
-SmtpOptions fast_options()
-{
-    SmtpOptions o;
-    o.connect_timeout = 2s;
-    o.command_timeout = 5s;
-    o.data_timeout = 5s;
-    return o;
-}
+using testenv::fast_options;
 
-const std::string kMessage = "Subject: test\r\n\r\nbody\r\n";
+const std::string kShortMessage = "Subject: test\r\n\r\nbody\r\n";
 
 TEST(SmtpFake, MixedRecipientsEachGetTheirOwnReply)
 {
@@ -253,7 +247,7 @@ TEST(SmtpFake, MixedRecipientsEachGetTheirOwnReply)
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
     SendResult r = pool.send("s@example.com",
-                             {"a@example.net", "gone@example.net", "busy@example.net", "b@example.net"}, kMessage);
+                             {"a@example.net", "gone@example.net", "busy@example.net", "b@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
     EXPECT_EQ(r.reply, "250 2.0.0 Ok: queued as 4XyZ");
     ASSERT_EQ(r.recipients.size(), 4u);
@@ -275,7 +269,7 @@ TEST(SmtpFake, NoRecipientAcceptedTempfailWins)
     };
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"gone@example.net", "busy@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"gone@example.net", "busy@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::tempfail) << "some recipient may still be delivered later";
     EXPECT_EQ(r.reply, "450 4.2.1 try later");
     EXPECT_EQ(server.messages(), 0);
@@ -292,7 +286,7 @@ TEST(SmtpFake, LmtpMixedFinalReplies)
     };
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"full@example.net", "a@example.net", "gone@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"full@example.net", "a@example.net", "gone@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
     EXPECT_EQ(r.reply, "250 2.0.0 <a@example.net> Saved");
     ASSERT_EQ(r.recipients.size(), 3u);
@@ -315,7 +309,7 @@ TEST(SmtpFake, PipeliningSendsMailRcptDataInOneGo)
     SmtpPool pool(Endpoint::parse(server.endpoint()), options);
     auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < 2; ++i) {  // the second one with RSET in front
-        SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net", "c@example.net"}, kMessage);
+        SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net", "c@example.net"}, kShortMessage);
         EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
     }
     EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
@@ -356,21 +350,21 @@ TEST(SmtpFake, ChunkingKeepsEachRecipientsReply)
     };
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"gone@example.net", "a@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"gone@example.net", "a@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
     ASSERT_EQ(r.recipients.size(), 2u);
     EXPECT_EQ(r.recipients[0].outcome, Outcome::permfail);
     EXPECT_EQ(r.recipients[0].reply, "550 5.1.1 <gone@example.net>: User unknown");
     EXPECT_EQ(r.recipients[1].outcome, Outcome::ok);
     EXPECT_EQ(r.recipients[1].reply, "250 2.0.0 Ok: queued as 4XyZ");
-    EXPECT_EQ(server.last_chunk(), kMessage);
+    EXPECT_EQ(server.last_chunk(), kShortMessage);
 
     // Nobody accepted: the chunk is refused, the RCPT replies decide, and
     // the session is still in step for the next message.
-    r = pool.send("s@example.com", {"gone@example.net"}, kMessage);
+    r = pool.send("s@example.com", {"gone@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::permfail);
     EXPECT_EQ(r.reply, "550 5.1.1 <gone@example.net>: User unknown");
-    EXPECT_EQ(pool.send("s@example.com", {"b@example.net"}, kMessage).outcome, Outcome::ok);
+    EXPECT_EQ(pool.send("s@example.com", {"b@example.net"}, kShortMessage).outcome, Outcome::ok);
     EXPECT_EQ(server.messages(), 2);
     EXPECT_EQ(server.connections(), 1);
 }
@@ -384,8 +378,8 @@ TEST(SmtpFake, ChunkingReplyLostAfterTheChunkIsNotRetried)
     script.hang_up_after_dot_of = 2;
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    ASSERT_EQ(pool.send("s@example.com", {"a@example.net"}, kMessage).outcome, Outcome::ok);
-    SendResult r = pool.send("s@example.com", {"a@example.net"}, kMessage);
+    ASSERT_EQ(pool.send("s@example.com", {"a@example.net"}, kShortMessage).outcome, Outcome::ok);
+    SendResult r = pool.send("s@example.com", {"a@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_NE(r.reply.find("lost connection with 127.0.0.1:"), std::string::npos) << r.reply;
     EXPECT_NE(r.reply.find("while receiving reply to BDAT"), std::string::npos) << r.reply;
@@ -399,7 +393,7 @@ TEST(SmtpFake, RefusedMailDecidesForEveryRecipient)
     script.reply_to_mail = "553 5.7.1 <s@example.com>: Sender address rejected: not owned by user";
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::permfail);
     EXPECT_EQ(r.reply, script.reply_to_mail);
     for (const auto& rr : r.recipients) EXPECT_EQ(rr.reply, script.reply_to_mail);
@@ -414,8 +408,8 @@ TEST(SmtpFake, ReplyLostAfterDotOnReusedConnectionIsNotRetried)
     script.hang_up_after_dot_of = 2;
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    ASSERT_EQ(pool.send("s@example.com", {"a@example.net"}, kMessage).outcome, Outcome::ok);
-    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kMessage);
+    ASSERT_EQ(pool.send("s@example.com", {"a@example.net"}, kShortMessage).outcome, Outcome::ok);
+    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_NE(r.reply.find("lost connection with 127.0.0.1:"), std::string::npos) << r.reply;
     EXPECT_NE(r.reply.find("while receiving reply to end of data"), std::string::npos) << r.reply;
@@ -436,7 +430,7 @@ TEST(SmtpFake, LmtpBrokenReplyMidwayLeavesTheRestUnknown)
     };
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_NE(r.reply.find("malformed reply from 127.0.0.1:"), std::string::npos) << r.reply;
     ASSERT_EQ(r.recipients.size(), 2u);
@@ -452,7 +446,7 @@ TEST(SmtpFake, RefusingGreetingIsTempfail)
     script.greeting = "554 5.7.1 fake.example: no service for you";
     FakeServer server(script);
     SmtpPool pool(Endpoint::parse(server.endpoint()), fast_options());
-    SendResult r = pool.send("s@example.com", {"a@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"a@example.net"}, kShortMessage);
     EXPECT_EQ(r.outcome, Outcome::tempfail) << "our own relay refusing is not the message's fault";
     EXPECT_NE(r.reply.find("refused to talk to me: 554 5.7.1 fake.example: no service for you"), std::string::npos)
         << r.reply;
@@ -467,7 +461,7 @@ TEST(SmtpFake, SilentServerTimesOut)
     options.command_timeout = 200ms;
     SmtpPool pool(Endpoint::parse(silent.endpoint()), options);
     auto start = std::chrono::steady_clock::now();
-    SendResult r = pool.send("s@example.com", {"a@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"a@example.net"}, kShortMessage);
     auto took = std::chrono::steady_clock::now() - start;
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_EQ(r.reply, "conversation with 127.0.0.1:" + std::to_string(silent.port) +
@@ -494,7 +488,7 @@ TEST(SmtpFake, ConnectTimesOutWhenTheListenQueueIsFull)
     SmtpOptions options = fast_options();
     options.connect_timeout = 200ms;
     SmtpPool pool(Endpoint::parse(full.endpoint()), options);
-    SendResult r = pool.send("s@example.com", {"a@example.net"}, kMessage);
+    SendResult r = pool.send("s@example.com", {"a@example.net"}, kShortMessage);
     for (int fd : fillers) ::close(fd);
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_EQ(r.reply, "connect to 127.0.0.1:" + std::to_string(full.port) + ": timed out after 200 ms");

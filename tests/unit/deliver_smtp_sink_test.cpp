@@ -22,6 +22,7 @@
 
 #include "policy/deliver/smtp_client.hpp"
 #include "tests/integration/smtp_sink.hpp"
+#include "tests/unit/smtp_options.hpp"
 
 namespace sesame::deliver {
 namespace {
@@ -43,14 +44,7 @@ const std::string kMessage =
     "caf\xc3\xa9 cr\xc3\xa8me br\xc3\xbbl\xc3\xa9\x65\r\n"
     "last line\r\n";
 
-SmtpOptions fast_options()
-{
-    SmtpOptions o;
-    o.connect_timeout = 2s;
-    o.command_timeout = 5s;
-    o.data_timeout = 5s;
-    return o;
-}
+using testenv::fast_options;
 
 // The content as smtp-sink dumps it: LF line ends.
 std::string lf(std::string s)

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/deliver/srs.hpp"
+#include "tests/unit/test_text.hpp"
 
 namespace sesame::deliver {
 namespace {
@@ -30,10 +31,7 @@ constexpr const char* kSecret = "tops3cr3t";  // tests/data/srs-secret-a.txt
 constexpr engine::Time kDay = 86400;
 constexpr engine::Time kD0 = 1709640000;  // 2024-03-05 12:00:00 UTC, stamp "KL"
 
-std::string show(const std::optional<std::string>& s)
-{
-    return s ? "\"" + *s + "\"" : "(refused)";
-}
+using testdata::show;
 
 Srs make(std::vector<std::string> secrets = {kSecret})
 {

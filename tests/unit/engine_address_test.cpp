@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "policy/engine/address.hpp"
+#include "tests/unit/test_text.hpp"
 
 namespace sesame::engine {
 namespace {
@@ -25,10 +26,7 @@ std::string join(const std::vector<std::string>& v)
     return out + "]";
 }
 
-std::string show(const std::optional<std::string>& s)
-{
-    return s ? "\"" + *s + "\"" : "(refused)";
-}
+using testdata::show;
 
 TEST(Address, ParsesAndNormalises)
 {

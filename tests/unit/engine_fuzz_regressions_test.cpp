@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "policy/engine/address.hpp"
+#include "tests/unit/test_text.hpp"
 
 namespace sesame::engine {
 namespace {
@@ -24,10 +25,7 @@ std::string read_file(const std::string& path)
     return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-std::string show(const std::optional<std::string>& s)
-{
-    return s ? "\"" + *s + "\"" : "(refused)";
-}
+using testdata::show;
 
 // address_fuzz, tests/fuzz/corpus-address/domain-literal-nul-bytes.txt
 // ("a@[192.0.2" NUL NUL NUL NUL ".1]"): a domain literal was taken "as it

@@ -22,7 +22,9 @@
 #include "policy/engine/evaluate.hpp"
 
 namespace sesame::engine {
-namespace {
+// Named, not anonymous: the unit programs are unity builds, and
+// engine_evaluate_test.cpp has helpers of the same names.
+namespace security_test {
 
 constexpr Time kNow = 1735776000;  // 2025-01-02T00:00:00Z
 constexpr Time kDay = 86400;
@@ -202,11 +204,11 @@ TEST(EngineSecurity, TheReplyIntervalCannotBeDodgedByAddressForms)
     }
 }
 
-}  // namespace
+}  // namespace security_test
 }  // namespace sesame::engine
 
 namespace sesame::engine {
-namespace {
+namespace security_test {
 
 // A local part too long to have a key of its own (over 256 bytes: no
 // mailbox rule can name it) still gets its domain's and the global
@@ -238,5 +240,5 @@ TEST(EngineSecurity, AnAddressTooLongForAKeyStillGetsItsDomainsBlocklist)
     EXPECT_EQ(foreign.verdict, Verdict::deliver);
 }
 
-}  // namespace
+}  // namespace security_test
 }  // namespace sesame::engine

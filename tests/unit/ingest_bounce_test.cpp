@@ -31,12 +31,8 @@ using sesame::ingest::SesBounce;
 
 namespace {
 
-const std::string kMarker = "X-Sesame-Processed";
+using sesame::testdata::kMarker;
 
-std::string read_sample(const std::string& name)
-{
-    return sesame::testdata::read("ses/" + name);
-}
 using sesame::testdata::with_crlf;
 using sesame::testdata::with_lf;
 
@@ -54,12 +50,7 @@ std::string body_of(std::string_view raw)
     return std::string(raw.substr(sesame::mime::header_block(raw).size()));
 }
 
-std::string show(const std::vector<std::string>& v)
-{
-    std::string s = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
-    return s + "}";
-}
+using sesame::testdata::show;
 
 std::string show(const std::vector<BouncedRecipient>& v)
 {
@@ -194,10 +185,10 @@ TEST(IngestBounce, RecognisesSesMailerDaemon)
 
 TEST(IngestBounce, ReadsSamples)
 {
-    const std::string rfc822 = read_sample("bounce-ses-rfc822.eml");
-    const std::string headers = read_sample("bounce-ses-headers.eml");
-    const std::string non_ses = read_sample("bounce-non-ses.eml");
-    const std::string malformed = read_sample("bounce-malformed.eml");
+    const std::string rfc822 = sesame::testdata::read("ses/bounce-ses-rfc822.eml");
+    const std::string headers = sesame::testdata::read("ses/bounce-ses-headers.eml");
+    const std::string non_ses = sesame::testdata::read("ses/bounce-non-ses.eml");
+    const std::string malformed = sesame::testdata::read("ses/bounce-malformed.eml");
     ASSERT_NE(headers.find("\r\n"), std::string::npos) << "bounce-ses-headers.eml must keep its CRLF line ends";
 
     const std::vector<ReadCase> cases = {
@@ -221,8 +212,8 @@ TEST(IngestBounce, ReadsSamples)
 
 TEST(IngestBounce, ReadsVariants)
 {
-    const std::string rfc822 = read_sample("bounce-ses-rfc822.eml");
-    const std::string headers = read_sample("bounce-ses-headers.eml");
+    const std::string rfc822 = sesame::testdata::read("ses/bounce-ses-rfc822.eml");
+    const std::string headers = sesame::testdata::read("ses/bounce-ses-headers.eml");
     const std::string from_line = "From: MAILER-DAEMON@amazonses.com\n";
     const std::string status_block =
         "Action: failed\nFinal-Recipient: rfc822; nobody@example.org\nDiagnostic-Code: smtp; 550 5.1.1 "
@@ -344,7 +335,8 @@ TEST(IngestBounce, HostileInputDoesNotCrash)
     inputs.push_back(many);
 
     std::mt19937 rng(7);
-    const std::string samples[] = {read_sample("bounce-ses-rfc822.eml"), read_sample("bounce-ses-headers.eml")};
+    const std::string samples[] = {sesame::testdata::read("ses/bounce-ses-rfc822.eml"),
+                                   sesame::testdata::read("ses/bounce-ses-headers.eml")};
     for (const std::string& s : samples)
         for (int round = 0; round < 300; ++round) {
             std::string m = s;
@@ -375,7 +367,7 @@ TEST(IngestBounce, HostileInputDoesNotCrash)
 
 TEST(IngestBounce, RewritesRfc822SampleExactly)
 {
-    const std::string raw = read_sample("bounce-ses-rfc822.eml");
+    const std::string raw = sesame::testdata::read("ses/bounce-ses-rfc822.eml");
     std::optional<SesBounce> b = read_ses_bounce(raw, "");
     ASSERT_TRUE(b);
     const std::string got = rewrite_bounce(raw, *b, "alice@example.com", kMarker);
@@ -398,7 +390,7 @@ TEST(IngestBounce, RewritesRfc822SampleExactly)
 
 TEST(IngestBounce, RewritesHeadersSampleWithCrlf)
 {
-    const std::string raw = read_sample("bounce-ses-headers.eml");
+    const std::string raw = sesame::testdata::read("ses/bounce-ses-headers.eml");
     std::optional<SesBounce> b = read_ses_bounce(raw, "");
     ASSERT_TRUE(b);
     const std::string got = rewrite_bounce(raw, *b, "bob@example.com", "X-Custom-Marker");
@@ -467,7 +459,7 @@ std::vector<std::string> fields_named(std::string_view raw, std::string_view nam
 
 TEST(IngestBounce, RewriteReplacesEarlierFieldsOnce)
 {
-    const std::string raw = replaced(read_sample("bounce-ses-rfc822.eml"), "To: alice@example.com\n",
+    const std::string raw = replaced(sesame::testdata::read("ses/bounce-ses-rfc822.eml"), "To: alice@example.com\n",
                                      "To: alice@example.com\nReply-To: someone@example.com,\n  else@example.com\n"
                                      "x-sesame-bounce-for: forged@example.com\nX-Sesame-Processed: forwarded\n"
                                      "FROM : second-from@example.com\n");
@@ -499,7 +491,7 @@ TEST(IngestBounce, RewriteReplacesEarlierFieldsOnce)
 
 TEST(IngestBounce, RewriteEncodesAndFolds)
 {
-    const std::string raw = read_sample("bounce-ses-rfc822.eml");
+    const std::string raw = sesame::testdata::read("ses/bounce-ses-rfc822.eml");
     SesBounce b = *read_ses_bounce(raw, "");
 
     // A non-ASCII address is RFC 2047-encoded in the display name.
@@ -555,7 +547,7 @@ TEST(IngestBounce, RewriteEncodesAndFolds)
 
 TEST(IngestBounce, RewriteOddMessages)
 {
-    const std::string raw = read_sample("bounce-ses-rfc822.eml");
+    const std::string raw = sesame::testdata::read("ses/bounce-ses-rfc822.eml");
     const SesBounce b = *read_ses_bounce(raw, "");
 
     // A header injection in original_source stays on one line.

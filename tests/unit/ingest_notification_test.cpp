@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "aws/ingest/notification.hpp"
+#include "tests/unit/test_text.hpp"
 
 using nlohmann::json;
 using sesame::ingest::kMaxBodyBytes;
@@ -32,16 +33,9 @@ using Kind = sesame::ingest::Notification::Kind;
 
 namespace {
 
-std::string read_sample(const std::string& name)
-{
-    std::ifstream in(std::string(SESAME_SOURCE_DIR) + "/tests/data/ses/" + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open tests/data/ses/" << name;
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 json sample_json(const std::string& name)
 {
-    return json::parse(read_sample(name));
+    return json::parse(sesame::testdata::read("ses/" + name));
 }
 
 // received-raw.json changed by EDIT, as a raw-delivery body.
@@ -84,12 +78,7 @@ std::string nested(int depth, char open, char close)
     return std::string(static_cast<std::size_t>(depth), open) + std::string(static_cast<std::size_t>(depth), close);
 }
 
-std::string show(const std::vector<std::string>& v)
-{
-    std::string s = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
-    return s + "}";
-}
+using sesame::testdata::show;
 
 const char* show(Kind k)
 {
@@ -207,28 +196,29 @@ SesReceipt with(SesReceipt r, const std::function<void(SesReceipt&)>& edit)
 TEST(IngestNotification, Samples)
 {
     const std::vector<Case> cases = {
-        {"received-sns.json", read_sample("received-sns.json"), Kind::received, "", sns_receipt()},
-        {"received-raw.json", read_sample("received-raw.json"), Kind::received, "", raw_receipt()},
-        {"subscription-confirmation.json", read_sample("subscription-confirmation.json"), Kind::acknowledge,
-         "SNS SubscriptionConfirmation (nothing to deliver)"},
-        {"unsubscribe-confirmation.json", read_sample("unsubscribe-confirmation.json"), Kind::acknowledge,
-         "SNS UnsubscribeConfirmation (nothing to deliver)"},
-        {"setup-notification.json", read_sample("setup-notification.json"), Kind::acknowledge,
+        {"received-sns.json", sesame::testdata::read("ses/received-sns.json"), Kind::received, "", sns_receipt()},
+        {"received-raw.json", sesame::testdata::read("ses/received-raw.json"), Kind::received, "", raw_receipt()},
+        {"subscription-confirmation.json", sesame::testdata::read("ses/subscription-confirmation.json"),
+         Kind::acknowledge, "SNS SubscriptionConfirmation (nothing to deliver)"},
+        {"unsubscribe-confirmation.json", sesame::testdata::read("ses/unsubscribe-confirmation.json"),
+         Kind::acknowledge, "SNS UnsubscribeConfirmation (nothing to deliver)"},
+        {"setup-notification.json", sesame::testdata::read("ses/setup-notification.json"), Kind::acknowledge,
          "SES setup notification (AMAZON_SES_SETUP_NOTIFICATION)"},
-        {"setup-notification-raw.json", read_sample("setup-notification-raw.json"), Kind::acknowledge,
+        {"setup-notification-raw.json", sesame::testdata::read("ses/setup-notification-raw.json"), Kind::acknowledge,
          "SES setup notification (AMAZON_SES_SETUP_NOTIFICATION)"},
-        {"bounce-notification.json", read_sample("bounce-notification.json"), Kind::acknowledge,
+        {"bounce-notification.json", sesame::testdata::read("ses/bounce-notification.json"), Kind::acknowledge,
          "SES Bounce notification, not a receipt"},
-        {"malformed-sns-action.json", read_sample("malformed-sns-action.json"), Kind::malformed,
+        {"malformed-sns-action.json", sesame::testdata::read("ses/malformed-sns-action.json"), Kind::malformed,
          "receipt.action.type is \"SNS\", not \"S3\" (Sesame reads the mail from S3 only)"},
-        {"malformed-missing-bucket.json", read_sample("malformed-missing-bucket.json"), Kind::malformed,
+        {"malformed-missing-bucket.json", sesame::testdata::read("ses/malformed-missing-bucket.json"), Kind::malformed,
          "receipt.action.bucketName missing"},
-        {"malformed-message-object.json", read_sample("malformed-message-object.json"), Kind::malformed,
+        {"malformed-message-object.json", sesame::testdata::read("ses/malformed-message-object.json"), Kind::malformed,
          "Message is not a string"},
-        {"malformed-recipient-number.json", read_sample("malformed-recipient-number.json"), Kind::malformed,
-         "receipt.recipients[1] is not a string"},
-        {"malformed-notification-type-missing.json", read_sample("malformed-notification-type-missing.json"),
-         Kind::malformed, "notificationType missing"},
+        {"malformed-recipient-number.json", sesame::testdata::read("ses/malformed-recipient-number.json"),
+         Kind::malformed, "receipt.recipients[1] is not a string"},
+        {"malformed-notification-type-missing.json",
+         sesame::testdata::read("ses/malformed-notification-type-missing.json"), Kind::malformed,
+         "notificationType missing"},
     };
     for (const Case& c : cases) expect_case(c);
 }
@@ -342,15 +332,15 @@ TEST(IngestNotification, ReceivedVariants)
          raw_with([](json& j) { j["receipt"]["action"]["objectKey"] = std::string(kMaxFieldBytes, 'k'); }),
          Kind::received, "",
          with(raw_receipt(), [](SesReceipt& r) { r.object_key = std::string(kMaxFieldBytes, 'k'); })},
-        {"UTF-8 BOM and blanks around", "\xEF\xBB\xBF \n" + read_sample("received-raw.json") + "\n\n", Kind::received,
-         "", raw_receipt()},
+        {"UTF-8 BOM and blanks around", "\xEF\xBB\xBF \n" + sesame::testdata::read("ses/received-raw.json") + "\n\n",
+         Kind::received, "", raw_receipt()},
     };
     for (const Case& c : cases) expect_case(c);
 }
 
 TEST(IngestNotification, Hostile)
 {
-    const std::string raw = read_sample("received-raw.json");
+    const std::string raw = sesame::testdata::read("ses/received-raw.json");
     std::string invalid_utf8 = raw;
     invalid_utf8.replace(invalid_utf8.find("carol@example.net"), 5, "c\xFF\xFEol");
     std::string nul_in_json = raw;
@@ -522,7 +512,7 @@ TEST(IngestNotification, MutatedSamplesKeepPromises)
     const char alphabet[] = "{}[]\":,\\0123456789 aeZ\x00\x1f\x7f\xc3\xff";
     int received = 0;
     for (const char* file : files) {
-        const std::string sample = read_sample(file);
+        const std::string sample = sesame::testdata::read(std::string("ses/") + file);
         for (int round = 0; round < 600; ++round) {
             std::string body = sample;
             int edits = 1 + static_cast<int>(rng() % 4);

@@ -37,7 +37,7 @@ using sesame::mime::read_message;
 
 namespace {
 
-const std::string kMarker = "X-Sesame-Processed";
+using sesame::testdata::kMarker;
 constexpr sesame::engine::Time kNow = 1700000000;  // Tue, 14 Nov 2023 22:13:20 UTC
 const char* const kNowDate = "Tue, 14 Nov 2023 22:13:20 +0000";
 
@@ -46,10 +46,6 @@ ComposeContext context()
     return ComposeContext{kMarker, "mx1.example.com", kNow};
 }
 
-std::string read_sample(const std::string& name)
-{
-    return sesame::testdata::read("" + name);
-}
 using sesame::testdata::with_crlf;
 using sesame::testdata::with_lf;
 
@@ -450,7 +446,7 @@ std::vector<std::pair<std::string, std::string>> attachments(GMimeMessage* messa
 
 TEST(ComposeResend, SampleHeadersAndAttachments)
 {
-    const std::string lf = read_sample("compose-original.eml");
+    const std::string lf = sesame::testdata::read("compose-original.eml");
     ASSERT_FALSE(lf.empty());
     for (const std::string& original : {with_crlf(lf), lf}) {
         SCOPED_TRACE(original == lf ? "LF original" : "CRLF original");
@@ -502,7 +498,7 @@ TEST(ComposeResend, SampleHeadersAndAttachments)
 
 TEST(ComposeResend, ReadBackCarriesMarker)
 {
-    const std::string raw = build_resend(with_crlf(read_sample("compose-original.eml")), kForwarder,
+    const std::string raw = build_resend(with_crlf(sesame::testdata::read("compose-original.eml")), kForwarder,
                                          "alice@example.org", kTargets, context());
     MessageInfo got = read_message(raw, kMarker);
     EXPECT_TRUE(got.has_marker);
@@ -571,7 +567,7 @@ TEST(ComposeResend, MalformedOriginalsStillMakeAMessage)
         std::string want_type;  // of the attachment; "" for none
     };
     const std::vector<Case> cases = {
-        {"sample with 8-bit junk", read_sample("mime-malformed.eml"), "message/rfc822"},
+        {"sample with 8-bit junk", sesame::testdata::read("mime-malformed.eml"), "message/rfc822"},
         {"no header at all", "just some text\nwithout any header\n", "application/octet-stream"},
         {"starts with a blank line", "\r\nbody only\r\n", "application/octet-stream"},
         {"NUL bytes", std::string(kWithNul, sizeof kWithNul - 1), "application/octet-stream"},
@@ -645,7 +641,7 @@ TEST(ComposeHeaderOnTop, OriginalBytesUntouched)
     // Binary junk, NULs, bare CRs and 8-bit bytes after the first line: all kept.
     std::string original = "DKIM-Signature: v=1; a=rsa-sha256; b=abc\r\n\tdef\r\nFrom:  odd   spacing \r\n\r\n";
     original += bytes_0_to_255();
-    original += with_crlf(read_sample("compose-original.eml"));
+    original += with_crlf(sesame::testdata::read("compose-original.eml"));
     for (std::string_view eol : {"\r\n", "\n"}) {
         std::string o = original;
         if (eol == "\n") o = with_lf(o);

@@ -24,43 +24,17 @@
 
 #include "policy/engine/types.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/test_text.hpp"
 
 using sesame::engine::MessageInfo;
 using sesame::mime::read_message;
 
 namespace {
 
-const std::string kMarker = "X-Sesame-Processed";
+using sesame::testdata::kMarker;
+using sesame::testdata::with_crlf;
 
-std::string read_sample(const std::string& name)
-{
-    std::ifstream in(std::string(SESAME_SOURCE_DIR) + "/tests/data/" + name, std::ios::binary);
-    EXPECT_TRUE(in.good()) << "cannot open tests/data/" << name;
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-// Every LF becomes CR LF.
-std::string with_crlf(std::string_view lf)
-{
-    std::string out;
-    for (char c : lf) {
-        if (c == '\n') out += '\r';
-        out += c;
-    }
-    return out;
-}
-
-std::string show(const std::vector<std::string>& v)
-{
-    std::string s = "{";
-    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
-    return s + "}";
-}
-
-std::string show(const std::optional<std::string>& v)
-{
-    return v ? "\"" + *v + "\"" : "nullopt";
-}
+using sesame::testdata::show;
 
 void expect_info(const MessageInfo& got, const MessageInfo& want)
 {
@@ -211,7 +185,7 @@ std::vector<SampleCase> sample_cases()
 TEST(MimeReader, SamplesLfAndCrlf)
 {
     for (const SampleCase& c : sample_cases()) {
-        const std::string lf = read_sample(c.file);
+        const std::string lf = sesame::testdata::read(c.file);
         ASSERT_FALSE(lf.empty()) << c.file;
         {
             SCOPED_TRACE(std::string(c.file) + " (LF)");
@@ -705,7 +679,7 @@ TEST(MimeReader, ConcurrentReadersAgree)
     std::vector<std::string> samples;
     std::vector<MessageInfo> want;
     for (const SampleCase& c : sample_cases()) {
-        samples.push_back(read_sample(c.file));
+        samples.push_back(sesame::testdata::read(c.file));
         want.push_back(read_message(samples.back(), kMarker));
     }
     std::vector<int> mismatches(8, 0);

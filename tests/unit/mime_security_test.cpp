@@ -26,6 +26,7 @@
 #include "policy/mime/compose.hpp"
 #include "policy/mime/gobject_ptr.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/test_text.hpp"
 
 using sesame::engine::AutoReplyAction;
 using sesame::mime::adopt;
@@ -36,9 +37,9 @@ using sesame::mime::GObjectPtr;
 
 namespace {
 
-const std::string kMarker = "X-Sesame-Processed";
+using sesame::testdata::kMarker;
 
-ComposeContext context(std::string marker = kMarker)
+ComposeContext compose_context(std::string marker = kMarker)
 {
     return ComposeContext{std::move(marker), "mx1.example.com", 1700000000};
 }
@@ -145,7 +146,7 @@ TEST(ComposeSecurity, RuleTextCannotAddHeaderFieldsToAReply)
         a.references = a.in_reply_to;
         a.text = "I am away." + hostile.substr(4) + "\r\n.\r\nMAIL FROM:<x@attacker.example>\r\n";
         a.html = "<p>away</p>\r\n--\r\nContent-Type: text/plain\r\n\r\n" + hostile;
-        const std::string raw = build_autoreply(a, context());
+        const std::string raw = build_autoreply(a, compose_context());
         expect_only(raw, kReplyFields);
         const std::string subject = subject_of(raw);
         EXPECT_EQ(subject.find_first_of("\r\n"), std::string::npos) << subject;
@@ -178,12 +179,12 @@ TEST(ComposeSecurity, AnEncodedLineBreakInTheOriginalSubjectStaysInTheSubject)
     AutoReplyAction a = action();
     a.subject = "Auto: " + info.subject;  // what the engine does without a rule subject
     a.to = "evil@attacker.example";
-    const std::string reply = build_autoreply(a, context());
+    const std::string reply = build_autoreply(a, compose_context());
     expect_only(reply, kReplyFields);
     EXPECT_EQ(subject_of(reply).find_first_of("\r\n"), std::string::npos) << subject_of(reply);
 
     const std::string resend =
-        build_resend(original, "away@example.com", "evil@attacker.example", {"out@other.example"}, context());
+        build_resend(original, "away@example.com", "evil@attacker.example", {"out@other.example"}, compose_context());
     expect_only(resend, kResendFields);
     EXPECT_EQ(subject_of(resend).find_first_of("\r\n"), std::string::npos) << subject_of(resend);
     EXPECT_EQ(fields(resend).count("bcc"), 0u);
@@ -198,7 +199,7 @@ TEST(ComposeSecurity, ResendAddressesCannotAddHeaderFields)
         SCOPED_TRACE(::testing::PrintToString(hostile));
         const std::string tail = hostile.substr(4);
         const std::string raw = build_resend(original, "fwd@example.com" + tail, "a@friend.example" + tail,
-                                             {"out@other.example" + tail, "two@other.example"}, context());
+                                             {"out@other.example" + tail, "two@other.example"}, compose_context());
         expect_only(raw, kResendFields);
         GObjectPtr<GMimeMessage> m = parse(raw);
         ASSERT_NE(m, nullptr);
@@ -220,7 +221,7 @@ TEST(ComposeSecurity, AMarkerNameWithALineBreakIsNeverWritten)
     for (const std::string& hostile : kHostileLines) {
         SCOPED_TRACE(::testing::PrintToString(hostile));
         const std::string name = "X-Mark" + hostile.substr(4);
-        expect_only(build_autoreply(action(), context(name)), kReplyFields);
+        expect_only(build_autoreply(action(), compose_context(name)), kReplyFields);
         const std::string original = "From: a@friend.example\r\n\r\nhello\r\n";
         EXPECT_EQ(sesame::mime::add_header_on_top(original, name, "forwarded"), original);
         EXPECT_EQ(sesame::mime::add_header_on_top(original, "X-Mark", "forwarded" + hostile.substr(4)).find("\r\nBcc"),

@@ -1,7 +1,10 @@
-// test_text.hpp - test data as text: a file of tests/data read whole, and
-// its line ends turned one way or the other (for the tests that run each
-// sample both as written and with the other line ends). Header-only; for
-// unit tests built with SESAME_SOURCE_DIR defined.
+// test_text.hpp - test data as text: a file of tests/data read whole, its
+// line ends turned one way or the other (for the tests that run each sample
+// both as written and with the other line ends), and values shown readably
+// in a failed expectation. Header-only; for unit tests built with
+// SESAME_SOURCE_DIR defined. The unit programs are unity builds (one
+// translation unit each), so a helper two test files of one program need is
+// kept here, not written in each.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,8 +12,10 @@
 #include <cstddef>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sesame::testdata {
 
@@ -40,6 +45,23 @@ inline std::string with_lf(std::string_view s)
     for (std::size_t i = 0; i < s.size(); ++i)
         if (!(s[i] == '\r' && i + 1 < s.size() && s[i + 1] == '\n')) out += s[i];
     return out;
+}
+
+// The marker header Sesame's default configuration names.
+inline const std::string kMarker = "X-Sesame-Processed";
+
+// "\"value\"", or "(none)": what a parser returned, for a failure message.
+inline std::string show(const std::optional<std::string>& v)
+{
+    return v ? "\"" + *v + "\"" : "(none)";
+}
+
+// {"a", "b"}: a list of strings, for a failure message.
+inline std::string show(const std::vector<std::string>& v)
+{
+    std::string s = "{";
+    for (std::size_t i = 0; i < v.size(); ++i) s += (i ? ", \"" : "\"") + v[i] + "\"";
+    return s + "}";
 }
 
 }  // namespace sesame::testdata

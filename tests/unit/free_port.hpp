@@ -1,0 +1,28 @@
+// free_port.hpp - a TCP port on 127.0.0.1 that was free a moment ago (the
+// kernel picks it), for unit tests that start a listener of their own.
+// Header-only; a socket failure fails the test.
+#pragma once
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+namespace sesame::testenv {
+
+inline int free_port()
+{
+    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+    ::close(fd);
+    return ntohs(a.sin_port);
+}
+
+}  // namespace sesame::testenv
