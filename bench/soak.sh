@@ -23,7 +23,7 @@
 # One throwaway Postfix on loopback (tests/integration/lib.sh: smtpd with the
 # milter, the milter-less reinjection smtpd, smtp-sink dumping every message
 # for the local domains and for "remote" hosts), fauxqs (SQS + S3, npm) with
-# bench/soak_proxy.py in front of it for throttling and server errors, the
+# tests/integration/aws_fault_proxy.py in front of it for throttling and server errors, the
 # policy below, and bench/soak.py driving: it sends, announces, injects the
 # faults, samples resident memory, then compares the Message-IDs and
 # recipients that arrived with those sent (its comment says what is
@@ -136,18 +136,12 @@ soak_cleanup() {
 trap soak_cleanup EXIT
 sed -i 's/^level = "debug"$/level = "info"/' "$E2E/sesame.conf"
 
-install_emulators || { echo "soak: cannot install the npm emulators" >&2; exit 1; }
-start_fauxqs "$E2E" || exit 1
-E2E_PIDS+=("$FAUXQS_PID")
+e2e_start_fauxqs soak-secret || exit 1
 PROXY_PORT=$(e2e_free_port)
-python3 "$root/bench/soak_proxy.py" "$PROXY_PORT" "$FAUXQS_PORT" "$E2E/proxy.control" "$E2E/proxy.log" &
+python3 "$root/tests/integration/aws_fault_proxy.py" "$PROXY_PORT" "$FAUXQS_PORT" "$E2E/proxy.control" "$E2E/proxy.log" &
 E2E_PIDS+=($!)
 e2e_wait_port "$PROXY_PORT" || exit 1
 
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=soak-secret AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
-BUCKET=inbound-mail
-"$AWS_TOOL" create-bucket $BUCKET || exit 1
 # Visibility 10 s: what a SIGKILLed daemon had in flight comes back soon.
 QUEUE=$("$AWS_TOOL" create-queue example-com-inbound 10) || exit 1
 
@@ -156,17 +150,7 @@ QUEUE=$("$AWS_TOOL" create-queue example-com-inbound 10) || exit 1
 "$SESAME" forward set team@example.com member@example.net >/dev/null || exit 1
 "$SESAME" forward set ext@example.com someone@remote.example >/dev/null || exit 1
 
-cat "$E2E/sesame.conf" - >"$E2E/ingest.conf" <<CONF
-[aws]
-endpoint = "http://127.0.0.1:$PROXY_PORT"
-[ingest]
-concurrency = 4
-deliver_to = "smtp:127.0.0.1:$REINJECT_PORT"
-retry_seconds = 1
-[[ingest.queue]]
-domain = "example.com"
-url = "$QUEUE"
-CONF
+e2e_ingest_config "$E2E/ingest.conf" "http://127.0.0.1:$PROXY_PORT"
 
 e2e_start_postfix || exit 1
 # `postfix start` checks the queue with postsuper, which runs as postfix and,

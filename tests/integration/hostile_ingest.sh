@@ -22,13 +22,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/../../scripts/emulators.sh"
 e2e_setup hostile-ingest
-install_emulators || { echo "cannot install the npm emulators" >&2; exit 1; }
-start_fauxqs "$E2E" || exit 1
-E2E_PIDS+=("$FAUXQS_PID")
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
-BUCKET=inbound-mail
-"$AWS_TOOL" create-bucket $BUCKET || exit 1
+e2e_start_fauxqs || exit 1
 
 # sqs ACTION JSON: one SQS call (JSON protocol) straight to fauxqs, which
 # checks no signature: the tests' own view of the queues, not Sesame's.
@@ -51,19 +45,7 @@ QUEUE=$(sqs CreateQueue "{\"QueueName\":\"hostile-inbound\",\"Attributes\":{\"Vi
     json_get QueueUrl) || exit 1
 
 e2e_start_postfix || exit 1
-cat "$E2E/sesame.conf" - >"$E2E/ingest.conf" <<CONF
-[aws]
-endpoint = "$AWS_ENDPOINT_URL"
-[outbound]
-route = "smtp:127.0.0.1:$REINJECT_PORT"
-[ingest]
-concurrency = 4
-deliver_to = "smtp:127.0.0.1:$REINJECT_PORT"
-retry_seconds = 1
-[[ingest.queue]]
-domain = "example.com"
-url = "$QUEUE"
-CONF
+e2e_ingest_config "$E2E/ingest.conf" "$AWS_ENDPOINT_URL" '[outbound]' "route = \"smtp:127.0.0.1:$REINJECT_PORT\""
 LOG=$E2E/ingest.log
 "$SESAME_INGEST" --config "$E2E/ingest.conf" 2>>"$LOG" &
 INGEST_PID=$!

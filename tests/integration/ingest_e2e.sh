@@ -20,15 +20,11 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/../../scripts/emulators.sh"
 e2e_setup ingest
-install_emulators || { echo "cannot install the npm emulators" >&2; exit 1; }
-start_fauxqs "$E2E" || exit 1
-start_ses_local "$E2E" || exit 1
-E2E_PIDS+=("$FAUXQS_PID" "$SES_PID")
-
 # (A secret no log line may ever show: checked at the end.)
 AWS_SECRET=e2e-secret-$RANDOM$RANDOM-never-logged
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=$AWS_SECRET AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
+e2e_start_fauxqs "$AWS_SECRET" || exit 1
+start_ses_local "$E2E" || exit 1
+E2E_PIDS+=("$SES_PID")
 STORE=${SESAME_E2E_STORE:-sqlite}
 if [ "$STORE" = dynamodb ]; then
     start_dynalite "$E2E" || exit 1
@@ -37,8 +33,6 @@ if [ "$STORE" = dynamodb ]; then
     printf '[store.dynamodb]\nendpoint = "http://127.0.0.1:%s"\npoll_seconds = 1\n' "$DYNALITE_PORT" >>"$E2E/sesame.conf"
     "$SESAME" db init >/dev/null || exit 1
 fi
-BUCKET=inbound-mail
-"$AWS_TOOL" create-bucket $BUCKET || exit 1
 # A visibility timeout of 10 s: a daemon stopped with SIGTERM abandons its
 # long poll, and the emulator (as SQS may) can still hand the next message
 # to that closed connection; the message comes back after the visibility
@@ -55,20 +49,7 @@ postconf -c "$E2E_POSTFIX_CONF" -e \
 script -qec "postfix -c $E2E_POSTFIX_CONF reload" /dev/null >/dev/null
 
 write_config() {  # write_config FILE S3_ENDPOINT
-    cat "$E2E/sesame.conf" - >"$1" <<CONF
-[aws]
-endpoint = "$2"
-ses_endpoint = "http://127.0.0.1:$SES_PORT"
-[outbound]
-route = "ses"
-[ingest]
-concurrency = 4
-deliver_to = "smtp:127.0.0.1:$REINJECT_PORT"
-retry_seconds = 1
-[[ingest.queue]]
-domain = "example.com"
-url = "$QUEUE"
-CONF
+    e2e_ingest_config "$1" "$2" "ses_endpoint = \"http://127.0.0.1:$SES_PORT\"" '[outbound]' 'route = "ses"'
 }
 write_config "$E2E/ingest.conf" "$AWS_ENDPOINT_URL"
 
@@ -303,7 +284,8 @@ stop_ingest
 # nothing deleted. A stand-in proxy in front of fauxqs gives that answer for
 # one key (the emulators accept every request and cannot be made to refuse).
 PROXY_PORT=$(e2e_free_port)
-python3 "$HERE/aws_fault_proxy.py" "$PROXY_PORT" "$FAUXQS_PORT" denied-m10 "$E2E/proxy.log" &
+echo "deny denied-m10" >"$E2E/proxy.control"
+python3 "$HERE/aws_fault_proxy.py" "$PROXY_PORT" "$FAUXQS_PORT" "$E2E/proxy.control" "$E2E/proxy.log" &
 E2E_PIDS+=($!)
 e2e_wait_port "$PROXY_PORT"
 write_config "$E2E/ingest-proxy.conf" "http://127.0.0.1:$PROXY_PORT"
@@ -312,7 +294,7 @@ mail denied-m10 alice@friend.example bob@example.com "ingest case 10"
 put denied-m10 && announce denied-m10 alice@friend.example bob@example.com
 e2e_check "reported as a credentials error" e2e_wait_for 30 grep -q "credentials error" "$E2E/ingest.log"
 sleep 3
-e2e_check "not retried in a loop (one S3 request in 3 s)" test "$(grep -c 'GET /inbound-mail/denied-m10' "$E2E/proxy.log")" -eq 1
+e2e_check "not retried in a loop (one S3 request in 3 s)" test "$(grep -c 'deny GET s3 /inbound-mail/denied-m10' "$E2E/proxy.log")" -eq 1
 e2e_check "the queue message is kept" test "$("$AWS_TOOL" count "$QUEUE")" = 1
 kept_unmarked() { local out; out=$("$AWS_TOOL" head $BUCKET "$1") && [ "$out" != missing ] && ! grep -q status= <<<"$out"; }
 e2e_check "the object is kept, unmarked" kept_unmarked denied-m10

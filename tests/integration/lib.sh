@@ -303,6 +303,45 @@ e2e_readyz() {
     return 1
 }
 
+# e2e_start_fauxqs [SECRET]: the npm SQS/S3 emulator (scripts/emulators.sh,
+# which the caller sources) for this test, stopped with it; AWS_* exported
+# to reach it (SECRET, default "test", as the secret key: a test may check
+# that no log line shows it) and the bucket BUCKET (inbound-mail) made with
+# $AWS_TOOL.
+e2e_start_fauxqs() {
+    install_emulators || { echo "cannot install the npm emulators" >&2; return 1; }
+    start_fauxqs "$E2E" || return 1
+    E2E_PIDS+=("$FAUXQS_PID")
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=${1:-test} AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+    export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
+    BUCKET=inbound-mail
+    "$AWS_TOOL" create-bucket "$BUCKET"
+}
+
+# e2e_ingest_config FILE ENDPOINT [LINE...]: sesame-ingest's configuration:
+# the test's sesame.conf, AWS at ENDPOINT, each LINE (more TOML, right after
+# that endpoint: keys of [aws], then tables such as [outbound]), delivery to
+# the reinjection service (retry after 1 s, 4 at a time), and the queue
+# $QUEUE for example.com.
+e2e_ingest_config() {
+    local file=$1 endpoint=$2
+    shift 2
+    {
+        cat "$E2E/sesame.conf"
+        printf '[aws]\nendpoint = "%s"\n' "$endpoint"
+        [ $# -gt 0 ] && printf '%s\n' "$@"
+        cat <<CONF
+[ingest]
+concurrency = 4
+deliver_to = "smtp:127.0.0.1:$REINJECT_PORT"
+retry_seconds = 1
+[[ingest.queue]]
+domain = "example.com"
+url = "$QUEUE"
+CONF
+    } >"$file"
+}
+
 E2E_FAILURES=0
 E2E_FAILED=()
 e2e_ok() { echo "ok: $*"; }

@@ -21,15 +21,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 source "$HERE/lib.sh"
 source "$HERE/../../scripts/emulators.sh"
 e2e_setup security-ingest
-install_emulators || { echo "cannot install the npm emulators" >&2; exit 1; }
-start_fauxqs "$E2E" || exit 1
-E2E_PIDS+=("$FAUXQS_PID")
-
 AWS_SECRET=security-secret-$RANDOM$RANDOM-never-logged
-export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=$AWS_SECRET AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
-export AWS_ENDPOINT_URL=http://127.0.0.1:$FAUXQS_PORT
-BUCKET=inbound-mail
-"$AWS_TOOL" create-bucket $BUCKET || exit 1
+e2e_start_fauxqs "$AWS_SECRET" || exit 1
 QUEUE=$("$AWS_TOOL" create-queue example-com-inbound 10) || exit 1
 
 e2e_start_postfix || exit 1
@@ -39,18 +32,7 @@ postconf -c "$E2E_POSTFIX_CONF" -e "mydestination = example.com" "relay_domains 
     "local_transport = relay:[127.0.0.1]:$LOCAL_PORT"
 script -qec "postfix -c $E2E_POSTFIX_CONF reload" /dev/null >/dev/null
 
-cat "$E2E/sesame.conf" - >"$E2E/ingest.conf" <<CONF
-[aws]
-endpoint = "$AWS_ENDPOINT_URL"
-[outbound]
-route = "smtp:127.0.0.1:$REINJECT_PORT"
-[ingest]
-deliver_to = "smtp:127.0.0.1:$REINJECT_PORT"
-retry_seconds = 1
-[[ingest.queue]]
-domain = "example.com"
-url = "$QUEUE"
-CONF
+e2e_ingest_config "$E2E/ingest.conf" "$AWS_ENDPOINT_URL" '[outbound]' "route = \"smtp:127.0.0.1:$REINJECT_PORT\""
 "$SESAME_INGEST" --config "$E2E/ingest.conf" 2>>"$E2E/ingest.log" &
 E2E_PIDS+=($!)
 e2e_check "/readyz: the queue and Postfix answer" e2e_readyz "$INGEST_HTTP_PORT" "queue example.com: ok"
