@@ -23,11 +23,12 @@
 # One throwaway Postfix on loopback (tests/integration/lib.sh: smtpd with the
 # milter, the milter-less reinjection smtpd, smtp-sink dumping every message
 # for the local domains and for "remote" hosts), fauxqs (SQS + S3, npm) with
-# tests/integration/aws_fault_proxy.py in front of it for throttling and server errors, the
-# policy below, and bench/soak.py driving: it sends, announces, injects the
-# faults, samples resident memory, then compares the Message-IDs and
-# recipients that arrived with those sent (its comment says what is
-# expected of each recipient and which duplicates count as explained).
+# tests/integration/aws_fault_proxy.py in front of it for throttling and
+# server errors, the policy below, and bench/soak.py driving: it sends,
+# announces, injects the faults, samples resident memory, then compares the
+# Message-IDs and recipients that arrived with those sent (its comment says
+# what is expected of each recipient and which duplicates count as
+# explained).
 #
 # Exits 0 only when nothing accepted was lost, nothing blocked arrived, every
 # duplicate is explained and memory held; prints the figures as JSON (also in

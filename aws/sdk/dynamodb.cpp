@@ -41,11 +41,33 @@ std::optional<AttributeValue::Type> type_of(std::string_view name)
     return std::nullopt;
 }
 
+// J for an error message, at most about 120 bytes: a scalar as JSON, an
+// object by its keys and scalar values, an array by its size. Never the
+// whole value: dumping a value nested without bound would recurse without
+// bound too.
+std::string shallow(const json& j)
+{
+    auto text = [](const json& v) { return v.dump(-1, ' ', false, json::error_handler_t::replace); };
+    std::string out;
+    if (j.is_object()) {
+        out = "{";
+        for (const auto& [k, v] : j.items()) {
+            if (out.size() > 120) break;
+            out += (out.size() > 1 ? ", " : "") + text(json(k)) + ": " + (v.is_structured() ? "..." : text(v));
+        }
+        out += "}";
+    } else if (j.is_array()) {
+        out = "[" + std::to_string(j.size()) + " values]";
+    } else {
+        out = text(j);
+    }
+    if (out.size() > 120) out = out.substr(0, 120) + "...";
+    return out;
+}
+
 [[noreturn]] void bad_value(const std::string& why, const json& j)
 {
-    std::string shown = j.dump(-1, ' ', false, json::error_handler_t::replace);
-    if (shown.size() > 120) shown = shown.substr(0, 120) + "...";
-    throw std::invalid_argument("not a DynamoDB attribute value (" + why + "): " + shown);
+    throw std::invalid_argument("not a DynamoDB attribute value (" + why + "): " + shallow(j));
 }
 
 std::string string_of(const json& j, const char* key)
@@ -178,9 +200,16 @@ void to_json(json& j, const AttributeValue& v)
     j[type_name(v.type)] = std::move(inner);
 }
 
-void from_json(const json& j, AttributeValue& v)
+namespace {
+
+// DynamoDB keeps attribute values nested at most 32 levels deep; an answer
+// nested deeper is not DynamoDB's, and reading it would recurse without bound.
+constexpr int kMaxNesting = 32;
+
+void read_value(const json& j, AttributeValue& v, int depth)
 {
     using T = AttributeValue::Type;
+    if (depth > kMaxNesting) bad_value("nested deeper than " + std::to_string(kMaxNesting) + " levels", j);
     if (!j.is_object() || j.size() != 1) bad_value("not an object with exactly one type", j);
     const std::string& name = j.begin().key();
     const json& inner = j.begin().value();
@@ -204,11 +233,11 @@ void from_json(const json& j, AttributeValue& v)
             break;
         case T::L:
             if (!inner.is_array()) bad_value("L must be an array", j);
-            for (const auto& e : inner) from_json(e, out.list.emplace_back());
+            for (const auto& e : inner) read_value(e, out.list.emplace_back(), depth + 1);
             break;
         case T::M:
             if (!inner.is_object()) bad_value("M must be an object", j);
-            for (const auto& [k, e] : inner.items()) from_json(e, out.map[k]);
+            for (const auto& [k, e] : inner.items()) read_value(e, out.map[k], depth + 1);
             break;
         case T::SS:
         case T::NS:
@@ -221,6 +250,13 @@ void from_json(const json& j, AttributeValue& v)
             break;
     }
     v = std::move(out);
+}
+
+}  // namespace
+
+void from_json(const json& j, AttributeValue& v)
+{
+    read_value(j, v, 1);
 }
 
 Item item_from_json(const json& j)

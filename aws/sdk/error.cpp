@@ -56,8 +56,16 @@ void read_json(const std::string& body, AwsError& e)
     if (e.message.empty()) e.message = str("Message");
 }
 
+// libxml2 2.9 reports an input it cannot convert from the declared encoding
+// through its generic error handler, which XML_PARSE_NOERROR does not
+// silence and which writes to stderr: an error body in a bad encoding would
+// put a stray "encoding error" line into the daemon's log. The handler is
+// per thread (libxml2's globals are), so it is set before each parse.
+void ignore_xml_error(void*, const char*, ...) {}
+
 void read_xml(const std::string& body, AwsError& e)
 {
+    xmlSetGenericErrorFunc(nullptr, ignore_xml_error);
     std::unique_ptr<xmlDoc, XmlDocFree> doc(xmlReadMemory(body.data(), static_cast<int>(body.size()), "error.xml",
                                                           nullptr,
                                                           XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING));
