@@ -64,8 +64,8 @@ using ExpressionValues = Item;                               // ":one" -> N 1
 
 // DynamoDB's typed JSON. from_json throws std::invalid_argument for anything
 // else (an unknown type, two types in one object, a value of the wrong JSON
-// type, lists and maps nested deeper than DynamoDB's 32 levels). Items convert as JSON objects through nlohmann's map
-// support.
+// type, lists and maps nested deeper than DynamoDB's 32 levels). Items
+// convert as JSON objects through nlohmann's map support.
 void to_json(nlohmann::json& j, const AttributeValue& v);
 void from_json(const nlohmann::json& j, AttributeValue& v);
 // An Item from a JSON object of typed values (j.get<Item>() does not

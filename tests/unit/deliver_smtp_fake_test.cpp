@@ -299,20 +299,18 @@ TEST(SmtpFake, LmtpMixedFinalReplies)
 
 TEST(SmtpFake, PipeliningSendsMailRcptDataInOneGo)
 {
-    // The fake answers nothing until it has read DATA; lock-step would hang
-    // until the command timeout.
+    // The fake answers nothing until it has read DATA: a lock-step client
+    // would wait for the MAIL reply until its command timeout and tempfail.
     Script script;
     script.batch = true;
     FakeServer server(script);
     SmtpOptions options = fast_options();
     options.command_timeout = 2s;
     SmtpPool pool(Endpoint::parse(server.endpoint()), options);
-    auto start = std::chrono::steady_clock::now();
     for (int i = 0; i < 2; ++i) {  // the second one with RSET in front
         SendResult r = pool.send("s@example.com", {"a@example.net", "b@example.net", "c@example.net"}, kShortMessage);
         EXPECT_EQ(r.outcome, Outcome::ok) << r.reply;
     }
-    EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
     EXPECT_EQ(server.connections(), 1);
 }
 
@@ -466,8 +464,7 @@ TEST(SmtpFake, SilentServerTimesOut)
     EXPECT_EQ(r.outcome, Outcome::tempfail);
     EXPECT_EQ(r.reply, "conversation with 127.0.0.1:" + std::to_string(silent.port) +
                            " timed out after 200 ms while receiving the initial server greeting");
-    EXPECT_GE(took, 200ms);
-    EXPECT_LT(took, 2s);
+    EXPECT_GE(took, 200ms) << "gave up before its command timeout";
 }
 
 TEST(SmtpFake, ConnectTimesOutWhenTheListenQueueIsFull)

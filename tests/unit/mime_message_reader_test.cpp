@@ -10,7 +10,6 @@
 // hold for any input: no control character in any field, UTF-8 subject.
 #include <glib.h>
 
-#include <chrono>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -573,6 +572,9 @@ TEST(MimeReaderMalformed, ExtremelyLongFoldedHeaders)
 // gmime's address parser rescans to the end for each item of a list like
 // "a, a, a, ..." and recurses once per group "a:a:a:"; sliced parsing keeps
 // such headers linear and shallow. Unsliced, the first case takes minutes.
+// The test asserts the result, not a time (no timing thresholds in unit
+// tests): a slow reader shows in CTest's time for this test, and one that
+// hangs is stopped by the unit tests' TIMEOUT (tests/CMakeLists.txt).
 TEST(MimeReaderMalformed, HostileAddressHeadersStayCheap)
 {
     const std::vector<std::string> hostile = {
@@ -616,11 +618,8 @@ TEST(MimeReaderMalformed, HostileAddressHeadersStayCheap)
         }(),
     };
     for (const std::string& value : hostile) {
-        auto start = std::chrono::steady_clock::now();
         MessageInfo m = read("From: " + value + "\nTo: " + value + "\nCc: " + value + "\nSubject: s\n\n");
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        EXPECT_EQ(m.subject, "s");
-        EXPECT_LT(seconds, 10.0) << "header starting " << value.substr(0, 20);
+        EXPECT_EQ(m.subject, "s") << "header starting " << value.substr(0, 20);
     }
 }
 
@@ -631,26 +630,20 @@ TEST(MimeReaderMalformed, ManyHeaders)
     for (int i = 0; i < 3000; ++i) raw += "To: u" + std::to_string(i) + "@example.com\n";
     for (int i = 0; i < 100000; ++i) raw += "X-Filler-" + std::to_string(i) + ": v\nReceived: x\n";
     raw += "Subject: many\n\n";
-    auto start = std::chrono::steady_clock::now();
     MessageInfo m = read(raw);
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_EQ(m.to_cc.size(), 3000u);
     EXPECT_EQ(m.to_cc.back(), "u2999@example.com");
     EXPECT_EQ(m.received_count, 100000);
     EXPECT_EQ(m.subject, "many");
-    EXPECT_LT(seconds, 10.0);
 
     // 100 000 To headers: quadratic in GMimeMessage, linear here.
     raw.clear();
     for (int i = 0; i < 100000; ++i) raw += "To: u" + std::to_string(i) + "@example.com\n";
     raw += "From: last@example.com\n\n";
-    start = std::chrono::steady_clock::now();
     m = read(raw);
-    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     EXPECT_GT(m.to_cc.size(), 3000u);
     EXPECT_LT(m.to_cc.size(), 100000u);
     EXPECT_EQ(m.from_address, std::optional<std::string>("last@example.com"));
-    EXPECT_LT(seconds, 10.0);
 }
 
 TEST(MimeReaderMalformed, BodyIsNeverParsed)
