@@ -194,7 +194,10 @@ if [ "$status" -ne 0 ]; then
     e2e_tail "$E2E/ingest.log" 20
     # The verdict last, where a CI summary that keeps only the end shows it.
     python3 -c 'import json, sys
-for p in json.load(open(sys.argv[1])).get("problems", []): print("soak: PROBLEM:", p)' "$E2E/result.json" 2>/dev/null ||
+r = json.load(open(sys.argv[1]))
+for kind, examples in r.get("examples", {}).items():
+    for e in examples: print("soak: example of", kind + ":", json.dumps(e)[:300])
+for p in r.get("problems", []): print("FAIL: soak:", p)' "$E2E/result.json" 2>/dev/null ||
         echo "soak: bench/soak.py exited with $status before writing its result"
 fi
 

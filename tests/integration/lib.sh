@@ -43,6 +43,7 @@ e2e_stop_postfix() {
 }
 
 E2E_PIDS=()
+E2E_SINK_PIDS=()
 e2e_cleanup() {
     set +e  # clean up everything, whatever fails on the way
     [ -n "${E2E_MILTER_PID:-}" ] && e2e_stop_milter
@@ -80,6 +81,7 @@ e2e_setup() {
         [ $name = remote ] && port=$REMOTE_PORT
         /usr/sbin/smtp-sink -u postfix -d "$E2E/$name/%Y%m%d%H%M%S." "127.0.0.1:$port" 100 &
         E2E_PIDS+=($!)
+        E2E_SINK_PIDS+=($!)
     done
     cat >"$E2E/sesame.conf" <<CONF
 [store]
@@ -208,13 +210,26 @@ e2e_send() {
     swaks --server 127.0.0.1 --port "$SMTP_PORT" --helo client.sesame.test --timeout 30 "$@" >"$E2E/swaks.last" 2>&1
 }
 
-# e2e_wait_dump SINK GREP-PATTERN [COUNT]: until COUNT dumps in SINK (local
-# or remote) contain PATTERN (20 s at most); prints the matching files.
+# e2e_dump_open FILE...: smtp-sink still holds one of these dumps open. It
+# writes a dump as the data arrives, in buffer-sized pieces, and closes it
+# at the final dot, before its 250: a dump that is open is not whole yet.
+e2e_dump_open() {
+    local p fd open
+    open=$(for p in "${E2E_SINK_PIDS[@]}"; do
+        for fd in /proc/"$p"/fd/*; do readlink "$fd"; done
+    done)
+    [ -n "$open" ] && realpath -- "$@" | grep -qxF -- "$open"
+}
+
+# e2e_wait_dump SINK GREP-PATTERN [COUNT]: until COUNT whole dumps in SINK
+# (local or remote) contain PATTERN (20 s at most); prints the matching
+# files.
 e2e_wait_dump() {
     local sink=$1 pattern=$2 count=${3:-1} i files
     for i in $(seq 1 200); do
         files=$(grep -lF -- "$pattern" "$E2E/$sink"/* 2>/dev/null)
-        if [ -n "$files" ] && [ "$(echo "$files" | wc -l)" -ge "$count" ]; then
+        # shellcheck disable=SC2086
+        if [ -n "$files" ] && [ "$(echo "$files" | wc -l)" -ge "$count" ] && ! e2e_dump_open $files; then
             echo "$files"
             return 0
         fi
