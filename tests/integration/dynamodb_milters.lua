@@ -11,12 +11,9 @@ local mode = os.getenv("MODE")
 local senders = {}
 for s in string.gmatch(os.getenv("SENDERS"), "[^,]+") do table.insert(senders, s) end
 
+local t = dofile((debug.getinfo(1, "S").source:match("^@?(.*/)") or "") .. "miltertest_lib.lua")
 local function open()
-    local conn = mt.connect("unix:" .. sock, 40, 0.25)
-    assert(conn, "cannot connect to " .. sock)
-    assert(mt.conninfo(conn, "client.sesame.test", "127.0.0.1") == nil, "conninfo failed")
-    assert(mt.getreply(conn) == SMFIR_CONTINUE, "conninfo refused")
-    return conn
+    return t.open(sock, "client.sesame.test", "127.0.0.1", 40)
 end
 
 if mode == "rcpt" then

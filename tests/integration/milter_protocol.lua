@@ -3,27 +3,15 @@
 -- milter on $MILTER_SOCKET with a store where:
 --   *@spam.example is blocked for @example.com, carol@example.com blocks
 --   *@annoying.example, dave@example.com forwards to erin@example.net.
--- miltertest exits 1 without printing a Lua error(), so every case runs
--- under pcall and failures are printed here.
+-- Every case runs under pcall (miltertest_lib.lua: miltertest exits 1
+-- without printing a Lua error()), and failures are printed.
 
 local sock = os.getenv("MILTER_SOCKET")
-local failures = 0
-
-local function check(what, cond)
-    if cond then
-        print("ok: " .. what)
-    else
-        print("FAIL: " .. what)
-        failures = failures + 1
-    end
-end
+local t = dofile((debug.getinfo(1, "S").source:match("^@?(.*/)") or "") .. "miltertest_lib.lua")
+local check = t.check
 
 local function open()
-    local conn = mt.connect("unix:" .. sock, 20, 0.25)
-    assert(conn, "cannot connect to " .. sock)
-    assert(mt.conninfo(conn, "client.sesame.test", "127.0.0.1") == nil, "conninfo failed")
-    assert(mt.getreply(conn) == SMFIR_CONTINUE, "conninfo refused")
-    return conn
+    return t.open(sock, "client.sesame.test", "127.0.0.1")
 end
 
 local cases = {}
@@ -114,17 +102,4 @@ cases["SASL-authenticated senders are not subject to the blocklist"] = function(
     mt.disconnect(conn)
 end
 
-local names = {}
-for name in pairs(cases) do table.insert(names, name) end
-table.sort(names)
-for _, name in ipairs(names) do
-    local ok, err = pcall(cases[name])
-    if not ok then
-        print("FAIL: " .. name .. ": " .. tostring(err))
-        failures = failures + 1
-    else
-        print("done: " .. name)
-    end
-end
-print(failures .. " failed")
-if failures > 0 then os.exit(1) end
+t.run(cases)

@@ -9,27 +9,15 @@
 -- $SRS_VALID, $SRS_EXPIRED, $SRS_FORGED: SRS addresses for
 -- alice@friend.example (the hash's case changed; 30 days old; a guessed
 -- hash). The shell script checks what reached the reinjection sink.
--- miltertest exits 1 without printing a Lua error(), so every case runs
--- under pcall and failures are printed here.
+-- Every case runs under pcall (miltertest_lib.lua: miltertest exits 1
+-- without printing a Lua error()), and failures are printed.
 
 local sock = os.getenv("MILTER_SOCKET")
-local failures = 0
-
-local function check(what, cond)
-    if cond then
-        print("ok: " .. what)
-    else
-        print("FAIL: " .. what)
-        failures = failures + 1
-    end
-end
+local t = dofile((debug.getinfo(1, "S").source:match("^@?(.*/)") or "") .. "miltertest_lib.lua")
+local check = t.check
 
 local function open()
-    local conn = mt.connect("unix:" .. sock, 20, 0.25)
-    assert(conn, "cannot connect to " .. sock)
-    assert(mt.conninfo(conn, "client.attacker.example", "192.0.2.66") == nil, "conninfo failed")
-    assert(mt.getreply(conn) == SMFIR_CONTINUE, "conninfo refused")
-    return conn
+    return t.open(sock, "client.attacker.example", "192.0.2.66")
 end
 
 -- One whole message: sender, recipients, headers ({name, value} pairs).
@@ -135,17 +123,4 @@ cases["10 the message can only take a forward away"] = function()
     mt.disconnect(conn)
 end
 
-local names = {}
-for name in pairs(cases) do table.insert(names, name) end
-table.sort(names)
-for _, name in ipairs(names) do
-    local ok, err = pcall(cases[name])
-    if not ok then
-        print("FAIL: " .. name .. ": " .. tostring(err))
-        failures = failures + 1
-    else
-        print("done: " .. name)
-    end
-end
-print(failures .. " failed")
-if failures > 0 then os.exit(1) end
+t.run(cases)

@@ -19,59 +19,19 @@
 SESAME=$1
 SESAME_MILTER=$2
 HERE=$(cd "$(dirname "$0")" && pwd)
-source "$HERE/lib.sh" # e2e_check, e2e_wait_for, e2e_free_port, e2e_finish
-if [ "$(id -u)" -ne 0 ]; then
-    echo "skipped: smtp-sink -u postfix needs root"
-    exit 77
-fi
-dir=$(mktemp -d "${TMPDIR:-/tmp}/sesame-security.XXXXXX")
-E2E=$dir # where e2e_finish finds milter.log
-chmod 755 "$dir"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-    [ "${KEEP:-0}" = 1 ] && echo "kept $dir" || rm -rf "$dir"
-}
-trap cleanup EXIT
-
-SINK_PORT=$(e2e_free_port)
-mkdir "$dir/sink"
-chown postfix "$dir/sink"
-/usr/sbin/smtp-sink -u postfix -d "$dir/sink/%Y%m%d%H%M%S." "127.0.0.1:$SINK_PORT" 100 &
-pids+=($!)
-export MILTER_SOCKET=$dir/milter.sock
-export SESAME_CONFIG=$dir/sesame.conf
-cat >"$SESAME_CONFIG" <<CONF
-[store]
-sqlite = "$dir/policy.db"
-[policy]
-domains = ["example.com"]
-[milter]
-socket = "unix:$MILTER_SOCKET"
-reinject = "smtp:127.0.0.1:$SINK_PORT"
-[srs]
-domain = "example.com"
-secret_file = "$dir/srs.secret"
-[http]
-listen = "127.0.0.1:$(e2e_free_port)"
-[daemon]
-user = "root"
-[log]
-target = "stderr"
-level = "debug"
-CONF
-head -c 24 /dev/urandom | base64 >"$dir/srs.secret"
-chmod 600 "$dir/srs.secret"
-"$SESAME" db init >/dev/null || exit 1
+source "$HERE/lib.sh" # e2e_setup, e2e_start_milter, e2e_check, e2e_finish
+e2e_setup security-milter || exit 1
+# No Postfix: what the milter hands on goes straight to the "remote" sink,
+# standing for the reinjection service.
+sed -i "s|^reinject = .*|reinject = \"smtp:127.0.0.1:$REMOTE_PORT\"|" "$E2E/sesame.conf"
+export MILTER_SOCKET
 
 # Rule data an outsider cannot set, but a careless tool can.
 "$SESAME" ooo set away@example.com --subject $'Away\r\nBcc: victim@victim.example' \
     --text $'I am away.\r\n.\r\nMAIL FROM:<evil@attacker.example>\r\nRCPT TO:<victim@victim.example>' >/dev/null || exit 1
 "$SESAME" ooo set auto@example.com --text "Away too." >/dev/null || exit 1
 "$SESAME" forward set fwd@example.com out@other.example >/dev/null || exit 1
-sqlite3 "$dir/policy.db" "INSERT INTO forwards (key, targets, mode, keep_copy) VALUES ('dirty@example.com',
+sqlite3 "$E2E/policy.db" "INSERT INTO forwards (key, targets, mode, keep_copy) VALUES ('dirty@example.com',
     'good@other.example' || char(10) || 'bad@other.example' || char(13) || char(10) ||
     'RCPT TO:<evil@attacker.example>' || char(10) || 'evil@attacker.example> NOTIFY=SUCCESS' || char(10) ||
     'evil' || char(13) || '@attacker.example', 'redirect', 1)" || exit 1
@@ -79,7 +39,7 @@ sqlite3 "$dir/policy.db" "INSERT INTO forwards (key, targets, mode, keep_copy) V
 # SRS addresses for alice@friend.example, made as postsrsd (and Sesame) make
 # them: HMAC-SHA1 of the lower-cased stamp, host and user, keyed by the first
 # line of the secret file, 4 base64 characters.
-mapfile -t srs < <(python3 - "$dir/srs.secret" <<'PY'
+mapfile -t srs < <(python3 - "$E2E/srs.secret" <<'PY'
 import base64, hashlib, hmac, sys, time
 secret = open(sys.argv[1], "rb").read().split(b"\n")[0].rstrip(b"\r")
 b32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
@@ -99,18 +59,15 @@ PY
 export SRS_VALID=${srs[0]} SRS_EXPIRED=${srs[1]} SRS_FORGED=${srs[2]}
 [ -n "$SRS_FORGED" ] || { echo "cannot compute SRS addresses"; exit 1; }
 
-"$SESAME_MILTER" 2>"$dir/milter.log" &
-pids+=($!)
-e2e_wait_for 10 test -S "$MILTER_SOCKET" || { echo "the milter did not start"; cat "$dir/milter.log"; exit 1; }
+e2e_start_milter || exit 1
 miltertest -s "$HERE/security_milter.lua"
 e2e_check "miltertest: every protocol-level case" test $? -eq 0
 
 # What reached the reinjection service. dumps_to RCPT: the dump files of
 # messages with that recipient.
-dumps_to() { grep -l "^X-Rcpt-Args: <$1>" "$dir"/sink/* 2>/dev/null; }
+dumps_to() { grep -l "^X-Rcpt-Args: <$1>" "$E2E"/remote/* 2>/dev/null; }
 count_to() { dumps_to "$1" | wc -l; }
-settled() { [ "$(grep -l '^X-Rcpt-Args:' "$dir"/sink/* 2>/dev/null | wc -l)" -ge 4 ]; }
-e2e_wait_for 10 settled
+e2e_wait_dump remote 'X-Rcpt-Args: ' 4 >/dev/null  # the four below, whole
 
 reply=$(dumps_to forged@victim.example | head -1)
 e2e_check "the reply goes to the envelope sender, once (second mail: same sender, other case)" \
@@ -121,26 +78,26 @@ e2e_check "nothing to the From or Reply-To the mail named" \
 e2e_check "the reply is marked Auto-Submitted and with the loop marker" \
     bash -c "grep -q '^Auto-Submitted: auto-replied' '$reply' && grep -q '^X-Sesame-Processed: auto-replied' '$reply'"
 e2e_check "the CR LF in the rule and in the Subject added no Bcc: field to any message" \
-    bash -c "! grep -qi '^Bcc:' $dir/sink/*"
+    bash -c "! grep -qi '^Bcc:' $E2E/remote/*"
 e2e_check "the rule text's SMTP commands stayed text: no mail from evil@, none to victim@" \
-    test "$(grep -l '^X-Mail-Args: <evil@attacker.example>' "$dir"/sink/* | wc -l)$(count_to victim@victim.example)" = 00
+    test "$(grep -l '^X-Mail-Args: <evil@attacker.example>' "$E2E"/remote/* | wc -l)$(count_to victim@victim.example)" = 00
 e2e_check "an encoded line break in the Subject stays in the Auto: subject" \
-    bash -c "[ \"\$(grep -c '^Subject: Auto: ' \$(grep -l '^X-Rcpt-Args: <encoded@victim.example>' $dir/sink/*))\" = 1 ]"
+    bash -c "[ \"\$(grep -c '^Subject: Auto: ' \$(grep -l '^X-Rcpt-Args: <encoded@victim.example>' $E2E/remote/*))\" = 1 ]"
 e2e_check "no reply to list, bulk, null-sender or Bcc mail" \
     test "$(count_to bulk@victim.example)$(count_to list@victim.example)$(count_to bcc@victim.example)" = 000
-fwd=$(grep -l '^Subject: case dirty forward' "$dir"/sink/*)
+fwd=$(grep -l '^Subject: case dirty forward' "$E2E"/remote/*)
 e2e_check "the dirty rule forwards to its one valid target only" \
     test "$(grep '^X-Rcpt-Args:' $fwd 2>/dev/null)" = "X-Rcpt-Args: <good@other.example>"
 e2e_check "the forward leaves with an SRS sender in our domain" grep -qE '^X-Mail-Args: <SRS0[=+-][^>]*@example.com>' $fwd
 e2e_check "no forward where Delivered-To names the target, or the outsider added the marker" \
-    test "$(grep -l '^Subject: case no forward' "$dir"/sink/* | wc -l)" -eq 0
+    test "$(grep -l '^Subject: case no forward' "$E2E"/remote/* | wc -l)" -eq 0
 e2e_check "four messages in all: two replies, the dirty rule's forward, the clean rule's forward" \
-    test "$(grep -l '^X-Rcpt-Args:' "$dir"/sink/* | wc -l)" -eq 4
+    test "$(grep -l '^X-Rcpt-Args:' "$E2E"/remote/* | wc -l)" -eq 4
 
 e2e_check "forged and expired SRS addresses are logged as refused" \
-    bash -c "grep -q 'refused: SRS bad hash' '$dir/milter.log' && grep -q 'refused: SRS expired' '$dir/milter.log'"
-e2e_check "the rule's bad targets are logged as skipped" grep -q 'skipped: not an address' "$dir/milter.log"
+    bash -c "grep -q 'refused: SRS bad hash' '$E2E/milter.log' && grep -q 'refused: SRS expired' '$E2E/milter.log'"
+e2e_check "the rule's bad targets are logged as skipped" grep -q 'skipped: not an address' "$E2E/milter.log"
 e2e_check "every log line is one line: no CR, no line the rule data began" \
-    bash -c "! grep -q $'\r' '$dir/milter.log' && ! grep -q '^RCPT TO:' '$dir/milter.log'"
-e2e_check "the SRS secret appears in no log line (level debug)" bash -c "! grep -qF '$(cat "$dir/srs.secret")' '$dir/milter.log'"
+    bash -c "! grep -q $'\r' '$E2E/milter.log' && ! grep -q '^RCPT TO:' '$E2E/milter.log'"
+e2e_check "the SRS secret appears in no log line (level debug)" bash -c "! grep -qF '$(cat "$E2E/srs.secret")' '$E2E/milter.log'"
 e2e_finish

@@ -25,6 +25,7 @@
 
 #include "aws/sdk/credentials.hpp"
 #include "tests/unit/http_test_server.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace sesame::aws {
 namespace {
@@ -64,14 +65,9 @@ class Credentials_ : public ::testing::Test {
   protected:
     void SetUp() override
     {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/sesame-creds-XXXXXX";
-        ASSERT_NE(::mkdtemp(pattern.data()), nullptr);
-        dir_ = pattern;
         vars["HOME"] = dir_;
         vars["AWS_EC2_METADATA_DISABLED"] = "true";
     }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
 
     CredentialsEnvironment env()
     {
@@ -108,7 +104,8 @@ class Credentials_ : public ::testing::Test {
         return "";
     }
 
-    std::string dir_;
+    testdata::ScratchDir scratch_{"sesame-creds"};
+    std::string dir_ = scratch_.path();
     std::map<std::string, std::string> vars;
     Clock::time_point now = kStart;
     std::vector<std::chrono::milliseconds> sleeps;

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "policy/config/config.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace sesame::config {
 namespace {
@@ -27,18 +28,6 @@ namespace fs = std::filesystem;
 
 class ConfigFile : public ::testing::Test {
   protected:
-    void SetUp() override
-    {
-        std::string tmpl = (fs::path(::testing::TempDir()) / "sesame-config-XXXXXX").string();
-        ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-    }
-    void TearDown() override
-    {
-        std::error_code ec;
-        fs::permissions(dir_, fs::perms::owner_all, ec);
-        fs::remove_all(dir_, ec);
-    }
     std::string write(const std::string& name, const std::string& text)
     {
         const std::string path = (dir_ / name).string();
@@ -55,7 +44,8 @@ class ConfigFile : public ::testing::Test {
         }
     }
 
-    fs::path dir_;
+    testdata::ScratchDir scratch_{"sesame-config"};
+    fs::path dir_ = scratch_.path();
 };
 
 // Sets $SESAME_CONFIG (or unsets it, for nullopt) for one scope.

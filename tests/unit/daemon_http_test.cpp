@@ -24,6 +24,7 @@
 #include "policy/daemon/http.hpp"
 #include "policy/store/sqlite_store.hpp"
 #include "tests/unit/free_port.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace sesame::daemon {
 namespace {
@@ -38,15 +39,8 @@ struct Answer {
 // One HTTP/1.0 request; the status and body of the answer.
 Answer request(int port, const std::string& method, const std::string& path)
 {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return {};
-    }
+    const int fd = testenv::connect_loopback(port);
+    if (fd < 0) return {};
     const std::string req = method + " " + path + " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     EXPECT_EQ(::send(fd, req.data(), req.size(), 0), static_cast<ssize_t>(req.size()));
     std::string raw;
@@ -68,9 +62,6 @@ class Http : public ::testing::Test {
   protected:
     void SetUp() override
     {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "sesame-http.XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
         path_ = dir_ + "/policy.db";
         store::SqliteStore::init(path_);
         store::SqliteStore(path_).add_block("@example.com", "*@spam.com");
@@ -83,13 +74,10 @@ class Http : public ::testing::Test {
         server_ = start_http("127.0.0.1:" + std::to_string(port_), {source_.get(), &registry_, nullptr});
         ASSERT_NE(server_, nullptr);
     }
-    void TearDown() override
-    {
-        server_.reset();
-        std::filesystem::remove_all(dir_);
-    }
+    void TearDown() override { server_.reset(); }
 
-    std::string dir_, path_;
+    testdata::ScratchDir scratch_{"sesame-http"};
+    std::string dir_ = scratch_.path(), path_;
     std::unique_ptr<store::PolicySource> source_;
     metrics::Registry registry_;
     int port_ = 0;

@@ -41,6 +41,7 @@
 #include "policy/daemon/privileges.hpp"
 #include "policy/log/log.hpp"
 #include "tests/unit/free_port.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace sesame::daemon {
 namespace {
@@ -53,14 +54,8 @@ std::string read_file(const std::string& path)
 
 class Scratch : public ::testing::Test {
   protected:
-    void SetUp() override
-    {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "sesame-sec.XXXXXX").string();
-        ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
-        dir_ = tmpl;
-    }
-    void TearDown() override { std::filesystem::remove_all(dir_); }
-    std::string dir_;
+    testdata::ScratchDir scratch_{"sesame-sec"};
+    std::string dir_ = scratch_.path();
 };
 
 using DaemonSecurity = Scratch;
@@ -244,17 +239,11 @@ HttpReply hello(std::string_view path)
 
 using testenv::free_port;
 
+// A connection whose reads give up after 2 s; -1 when refused.
 int connect_to(int port)
 {
-    int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        ::close(fd);
-        return -1;
-    }
+    int fd = testenv::connect_loopback(port);
+    if (fd < 0) return -1;
     timeval tv{2, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     return fd;

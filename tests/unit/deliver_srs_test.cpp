@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "policy/deliver/srs.hpp"
+#include "tests/unit/scratch_dir.hpp"
 #include "tests/unit/test_text.hpp"
 
 namespace sesame::deliver {
@@ -287,23 +288,10 @@ TEST(SrsSecrets, FileFormatIsPostsrsds)
 
 class SrsFile : public ::testing::Test {
   protected:
-    void SetUp() override
-    {
-        char tmpl[] = "/tmp/sesame-srs-test.XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl), nullptr);
-        dir_ = tmpl;
-    }
-    void TearDown() override
-    {
-        for (const auto& f : files_) std::remove(f.c_str());
-        std::remove((dir_ + "/a-directory").c_str());
-        std::remove(dir_.c_str());
-    }
     std::string write(const std::string& name, const std::string& content)
     {
         const std::string path = dir_ + "/" + name;
         std::ofstream(path, std::ios::binary) << content;
-        files_.push_back(path);
         return path;
     }
     static std::string error_of(const std::string& path, const std::string& domain = kDomain)
@@ -315,8 +303,8 @@ class SrsFile : public ::testing::Test {
         }
         return "(no error)";
     }
-    std::string dir_;
-    std::vector<std::string> files_;
+    testdata::ScratchDir scratch_{"sesame-srs-test"};
+    std::string dir_ = scratch_.path();
 };
 
 TEST_F(SrsFile, ErrorsNameThePathAndTheReason)

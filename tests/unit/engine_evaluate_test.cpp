@@ -13,19 +13,23 @@
 #include <gtest/gtest.h>
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <sstream>
-#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine_test_support.hpp"
 #include "policy/engine/evaluate.hpp"
 
 namespace sesame::engine {
 namespace {
+
+using test::dump;
+using test::FakeHistory;
+using test::forward;
+using test::render;
 
 constexpr Time kDay = 86400;
 constexpr Time kStart = 1735689600;   // 2025-01-01T00:00:00Z
@@ -35,22 +39,6 @@ constexpr Time kNow = kStart + kDay;  // 2025-01-02T00:00:00Z
 const std::string kSender(kReplyBlockedSender);
 const std::string kFrom(kReplyBlockedFrom);
 const std::string kHops(kReplyTooManyHops);
-
-class FakeHistory : public ReplyHistory {
-  public:
-    std::map<std::pair<std::string, std::string>, Time> replies;
-    std::optional<std::string> error;  // throw this instead of answering
-    mutable std::vector<std::pair<std::string, std::string>> asked;
-
-    std::optional<Time> last_reply(std::string_view mailbox, std::string_view sender) const override
-    {
-        asked.emplace_back(mailbox, sender);
-        if (error) throw std::runtime_error(*error);
-        auto it = replies.find({std::string(mailbox), std::string(sender)});
-        if (it == replies.end()) return std::nullopt;
-        return it->second;
-    }
-};
 
 PolicySettings settings()
 {
@@ -73,15 +61,6 @@ OooRule ooo(bool active, std::string subject, std::string text, std::string html
     r.start = start;
     r.until = until;
     r.interval_days = interval_days;
-    return r;
-}
-
-ForwardRule forward(std::vector<std::string> targets, ForwardMode mode, bool keep_copy)
-{
-    ForwardRule r;
-    r.targets = std::move(targets);
-    r.mode = mode;
-    r.keep_copy = keep_copy;
     return r;
 }
 
@@ -120,30 +99,6 @@ const Snapshot& snapshot()
 {
     static const auto snap = Snapshot::build(rules(), settings());
     return *snap;
-}
-
-std::string render(const ForwardAction& f)
-{
-    std::string s = std::string(to_string(f.route)) + " " + to_string(f.mode) + ":";
-    for (const auto& t : f.to) s += " " + t;
-    return s;
-}
-
-std::string render(const AutoReplyAction& r)
-{
-    return "from " + r.from + " to " + r.to + " subject \"" + r.subject + "\" key " + r.rule_key;
-}
-
-std::string dump(const RecipientDecision& d)
-{
-    std::ostringstream os;
-    os << "  address " << d.address << (d.local ? " (local)" : " (not local)") << "\n  verdict " << to_string(d.verdict)
-       << (d.smtp.empty() ? "" : " \"" + d.smtp + "\"") << (d.blocked_by_header ? " blocked_by_header" : "") << "\n";
-    for (const auto& f : d.forwards) os << "  forward " << render(f) << "\n";
-    if (d.autoreply) os << "  autoreply " << render(*d.autoreply) << "\n";
-    for (const auto& h : d.add_headers) os << "  add-header " << h.name << ": " << h.value << "\n";
-    for (const auto& t : d.trace) os << "  trace " << t << "\n";
-    return os.str();
 }
 
 struct Want {

@@ -12,40 +12,29 @@
 // becomes one. Pure: one Snapshot, a fake reply history, a fixed time.
 #include <gtest/gtest.h>
 
-#include <map>
-#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "engine_test_support.hpp"
 #include "policy/engine/address.hpp"
 #include "policy/engine/evaluate.hpp"
 
 namespace sesame::engine {
 // Named, not anonymous: the unit programs are unity builds, and
-// engine_evaluate_test.cpp has helpers of the same names.
+// engine_evaluate_test.cpp has its own snapshot(), kNow and forward().
 namespace security_test {
 
-constexpr Time kNow = 1735776000;  // 2025-01-02T00:00:00Z
-constexpr Time kDay = 86400;
-
-class FakeHistory : public ReplyHistory {
-  public:
-    std::map<std::pair<std::string, std::string>, Time> replies;
-    std::optional<Time> last_reply(std::string_view mailbox, std::string_view sender) const override
-    {
-        auto it = replies.find({std::string(mailbox), std::string(sender)});
-        return it == replies.end() ? std::nullopt : std::optional<Time>(it->second);
-    }
-};
+using test::dump;
+using test::FakeHistory;
 
 ForwardRule forward(std::vector<std::string> targets, bool keep_copy = true)
 {
-    ForwardRule r;
-    r.targets = std::move(targets);
-    r.keep_copy = keep_copy;
-    return r;
+    return test::forward(std::move(targets), ForwardMode::redirect, keep_copy);
 }
+
+constexpr Time kNow = 1735776000;  // 2025-01-02T00:00:00Z
+constexpr Time kDay = 86400;
 
 OooRule away()
 {
@@ -96,15 +85,6 @@ std::vector<std::string> targets_of(const RecipientDecision& d)
     std::vector<std::string> out;
     for (const auto& f : d.forwards) out.insert(out.end(), f.to.begin(), f.to.end());
     return out;
-}
-
-std::string dump(const RecipientDecision& d)
-{
-    std::string s = d.address + " " + to_string(d.verdict) + "\n";
-    for (const auto& t : targets_of(d)) s += "  forward " + t + "\n";
-    if (d.autoreply) s += "  autoreply to " + d.autoreply->to + "\n";
-    for (const auto& t : d.trace) s += "  trace " + t + "\n";
-    return s;
 }
 
 // Forward targets are the rule's; no sender, recipient or header adds one.

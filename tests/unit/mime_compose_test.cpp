@@ -22,6 +22,7 @@
 #include "policy/mime/compose.hpp"
 #include "policy/mime/gobject_ptr.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/mime_test_support.hpp"
 #include "tests/unit/test_text.hpp"
 
 using sesame::engine::AutoReplyAction;
@@ -34,17 +35,13 @@ using sesame::mime::ComposeContext;
 using sesame::mime::GCharPtr;
 using sesame::mime::GObjectPtr;
 using sesame::mime::read_message;
+using sesame::mime::test::compose_context;
+using sesame::mime::test::parse;
 
 namespace {
 
 using sesame::testdata::kMarker;
-constexpr sesame::engine::Time kNow = 1700000000;  // Tue, 14 Nov 2023 22:13:20 UTC
-const char* const kNowDate = "Tue, 14 Nov 2023 22:13:20 +0000";
-
-ComposeContext context()
-{
-    return ComposeContext{kMarker, "mx1.example.com", kNow};
-}
+const char* const kNowDate = "Tue, 14 Nov 2023 22:13:20 +0000";  // compose_context()'s time
 
 using sesame::testdata::with_crlf;
 using sesame::testdata::with_lf;
@@ -54,14 +51,6 @@ std::string bytes_0_to_255()
     std::string b;
     for (int i = 0; i < 256; ++i) b += static_cast<char>(i);
     return b;
-}
-
-GObjectPtr<GMimeMessage> parse(std::string_view raw)
-{
-    sesame::mime::mime_init();
-    GObjectPtr<GMimeStream> stream = adopt(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-    GObjectPtr<GMimeParser> parser = adopt(g_mime_parser_new_with_stream(stream.get()));
-    return adopt(g_mime_parser_construct_message(parser.get(), nullptr));
 }
 
 // A header of OBJECT, decoded by gmime; "(absent)" when missing.
@@ -159,7 +148,7 @@ AutoReplyAction sample_action()
 
 TEST(ComposeAutoreply, HeadersPlainText)
 {
-    const std::string raw = build_autoreply(sample_action(), context());
+    const std::string raw = build_autoreply(sample_action(), compose_context());
     expect_wire(raw);
     GObjectPtr<GMimeMessage> m = parse(raw);
     ASSERT_NE(m, nullptr);
@@ -196,7 +185,7 @@ TEST(ComposeAutoreply, HeadersPlainText)
 
 TEST(ComposeAutoreply, ReadBackMarksItAsOurs)
 {
-    const std::string raw = build_autoreply(sample_action(), context());
+    const std::string raw = build_autoreply(sample_action(), compose_context());
     MessageInfo got = read_message(raw, kMarker);
     EXPECT_TRUE(got.has_marker);
     EXPECT_EQ(got.marker_name, kMarker);
@@ -220,7 +209,7 @@ TEST(ComposeAutoreply, HtmlMakesMultipartAlternative)
     AutoReplyAction a = sample_action();
     a.text = "Bin weg. Grüße\n";
     a.html = "<p>Bin weg. <b>Grüße</b></p>\n";
-    const std::string raw = build_autoreply(a, context());
+    const std::string raw = build_autoreply(a, compose_context());
     expect_wire(raw);
     GObjectPtr<GMimeMessage> m = parse(raw);
     ASSERT_NE(m, nullptr);
@@ -263,7 +252,7 @@ TEST(ComposeAutoreply, SubjectRfc2047RoundTrip)
         SCOPED_TRACE("subject " + ::testing::PrintToString(c.subject));
         AutoReplyAction a = sample_action();
         a.subject = c.subject;
-        const std::string raw = build_autoreply(a, context());
+        const std::string raw = build_autoreply(a, compose_context());
         expect_wire(raw);
         GObjectPtr<GMimeMessage> m = parse(raw);
         ASSERT_NE(m, nullptr);
@@ -295,7 +284,7 @@ TEST(ComposeAutoreply, ThreadingHeadersOmittedWhenEmptyOrUnusable)
         AutoReplyAction a = sample_action();
         a.in_reply_to = c.in_reply_to;
         a.references = c.references;
-        const std::string raw = build_autoreply(a, context());
+        const std::string raw = build_autoreply(a, compose_context());
         expect_wire(raw);
         GObjectPtr<GMimeMessage> m = parse(raw);
         ASSERT_NE(m, nullptr);
@@ -325,7 +314,7 @@ TEST(ComposeAutoreply, BodyEncodings)
         SCOPED_TRACE(c.name);
         AutoReplyAction a = sample_action();
         a.text = c.text;
-        const std::string raw = build_autoreply(a, context());
+        const std::string raw = build_autoreply(a, compose_context());
         expect_wire(raw);
         GObjectPtr<GMimeMessage> m = parse(raw);
         ASSERT_NE(m, nullptr);
@@ -361,7 +350,7 @@ TEST(ComposeAutoreply, OddInputStillMakesAMessage)
     ComposeContext odd{"bad marker:name", "", -1};
     for (std::size_t i = 0; i < cases.size(); ++i) {
         SCOPED_TRACE("case " + std::to_string(i));
-        for (const ComposeContext& ctx : {context(), odd}) {
+        for (const ComposeContext& ctx : {compose_context(), odd}) {
             std::string raw;
             ASSERT_NO_THROW(raw = build_autoreply(cases[i], ctx));
             expect_wire(raw);
@@ -374,10 +363,10 @@ TEST(ComposeAutoreply, OddInputStillMakesAMessage)
         }
     }
     // The named cases: what could be kept was kept.
-    GObjectPtr<GMimeMessage> named = parse(build_autoreply(cases[3], context()));
+    GObjectPtr<GMimeMessage> named = parse(build_autoreply(cases[3], compose_context()));
     EXPECT_EQ(addresses(g_mime_message_get_from(named.get())), std::vector<std::string>{"bob@example.com"});
     EXPECT_EQ(header(named.get(), "To"), "(absent)");  // oversized: left out
-    GObjectPtr<GMimeMessage> null_to = parse(build_autoreply(cases[1], context()));
+    GObjectPtr<GMimeMessage> null_to = parse(build_autoreply(cases[1], compose_context()));
     EXPECT_EQ(header(null_to.get(), "To"), "(absent)");
     GObjectPtr<GMimeMessage> odd_ctx = parse(build_autoreply(sample_action(), odd));
     EXPECT_EQ(header(odd_ctx.get(), "Date"), "Wed, 31 Dec 1969 23:59:59 +0000");
@@ -386,10 +375,10 @@ TEST(ComposeAutoreply, OddInputStillMakesAMessage)
 
 TEST(ComposeAutoreply, MessageIdsAreFresh)
 {
-    const std::string a = header(parse(build_autoreply(sample_action(), context())).get(), "Message-ID");
-    const std::string b = header(parse(build_autoreply(sample_action(), context())).get(), "Message-ID");
+    const std::string a = header(parse(build_autoreply(sample_action(), compose_context())).get(), "Message-ID");
+    const std::string b = header(parse(build_autoreply(sample_action(), compose_context())).get(), "Message-ID");
     EXPECT_NE(a, b);
-    ComposeContext ctx = context();
+    ComposeContext ctx = compose_context();
     ctx.hostname = "mx 2.example.com/\r\n";
     EXPECT_TRUE(
         header(parse(build_autoreply(sample_action(), ctx)).get(), "Message-ID").ends_with("@mx2.example.com>"));
@@ -413,7 +402,7 @@ Resent resend(std::string_view original, std::string_view envelope_sender = "ali
               const std::vector<std::string>& targets = kTargets)
 {
     Resent r;
-    r.raw = build_resend(original, kForwarder, envelope_sender, targets, context());
+    r.raw = build_resend(original, kForwarder, envelope_sender, targets, compose_context());
     expect_wire(r.raw);
     r.message = parse(r.raw);
     if (r.message == nullptr) return r;
@@ -499,7 +488,7 @@ TEST(ComposeResend, SampleHeadersAndAttachments)
 TEST(ComposeResend, ReadBackCarriesMarker)
 {
     const std::string raw = build_resend(with_crlf(sesame::testdata::read("compose-original.eml")), kForwarder,
-                                         "alice@example.org", kTargets, context());
+                                         "alice@example.org", kTargets, compose_context());
     MessageInfo got = read_message(raw, kMarker);
     EXPECT_TRUE(got.has_marker);
     EXPECT_EQ(got.marker_name, kMarker);

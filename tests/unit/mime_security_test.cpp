@@ -26,23 +26,20 @@
 #include "policy/mime/compose.hpp"
 #include "policy/mime/gobject_ptr.hpp"
 #include "policy/mime/message_reader.hpp"
+#include "tests/unit/mime_test_support.hpp"
 #include "tests/unit/test_text.hpp"
 
 using sesame::engine::AutoReplyAction;
-using sesame::mime::adopt;
 using sesame::mime::build_autoreply;
 using sesame::mime::build_resend;
 using sesame::mime::ComposeContext;
 using sesame::mime::GObjectPtr;
+using sesame::mime::test::compose_context;
+using sesame::mime::test::parse;
 
 namespace {
 
 using sesame::testdata::kMarker;
-
-ComposeContext compose_context(std::string marker = kMarker)
-{
-    return ComposeContext{std::move(marker), "mx1.example.com", 1700000000};
-}
 
 // The header fields of RAW by name (lower case) and how often each occurs,
 // read the strict way: every line of the header block is "name:" with an
@@ -69,14 +66,6 @@ std::map<std::string, int> fields(const std::string& raw)
         ++out[name];
     }
     return out;
-}
-
-GObjectPtr<GMimeMessage> parse(const std::string& raw)
-{
-    sesame::mime::mime_init();
-    GObjectPtr<GMimeStream> stream = adopt(g_mime_stream_mem_new_with_buffer(raw.data(), raw.size()));
-    GObjectPtr<GMimeParser> parser = adopt(g_mime_parser_new_with_stream(stream.get()));
-    return adopt(g_mime_parser_construct_message(parser.get(), nullptr));
 }
 
 std::string subject_of(const std::string& raw)

@@ -34,6 +34,7 @@
 #include "policy/engine/evaluate.hpp"
 #include "policy/store/policy_source.hpp"
 #include "policy/store/sqlite_store.hpp"
+#include "tests/unit/scratch_dir.hpp"
 
 namespace sesame::store {
 namespace {
@@ -125,27 +126,15 @@ class Raw {
 
 class Store : public ::testing::Test {
   protected:
-    void SetUp() override
-    {
-        const char* tmp = std::getenv("TMPDIR");
-        std::string tmpl = std::string(tmp && *tmp ? tmp : "/tmp") + "/sesame-store-test-XXXXXX";
-        ASSERT_NE(mkdtemp(tmpl.data()), nullptr) << "mkdtemp " << tmpl;
-        dir_ = tmpl;
-        path_ = dir_ + "/policy.db";
-    }
-    void TearDown() override
-    {
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
     // An initialised store file, and a connection to it.
     SqliteStore fresh()
     {
         SqliteStore::init(path_);
         return SqliteStore(path_);
     }
-    std::string dir_;
-    std::string path_;
+    testdata::ScratchDir scratch_{"sesame-store-test"};
+    std::string dir_ = scratch_.path();
+    std::string path_ = dir_ + "/policy.db";
 };
 
 template <typename F>
