@@ -10,7 +10,8 @@
 #                 without sanitizers)
 # 3. build-tsan/  ThreadSanitizer: the daemons (and what their tests call)
 #                 only; the tests that run them (labels milter, e2e,
-#                 integration, hostile, soak), not the single-threaded CLI's
+#                 integration, hostile, soak), not the single-threaded CLI's,
+#                 and the unit programs labelled tsan (threads of their own)
 # 4. build-fuzz/  clang + libFuzzer: the fuzz targets only (tests/fuzz), each
 #                 run for SESAME_FUZZ_SECONDS (default 20) seconds: a smoke
 #                 run over the seed corpora and the found crashes; the long
@@ -67,9 +68,9 @@ stage "build (ASan+UBSan)" build build-asan -DSESAME_SANITIZE=ON "${sanitized[@]
 stage "tests (ASan+UBSan)" ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE "fuzz|package"
 stage "reports (ASan+UBSan)" sanitizer_logs build-asan/sanitizer-logs
 stage "build (TSan)" build build-tsan -DSESAME_TSAN=ON "${sanitized[@]}" -- \
-    --target sesame sesame-milter sesame-ingest aws_tool
+    --target sesame sesame-milter sesame-ingest aws_tool unit_aws_threads
 stage "tests (TSan)" ctest --test-dir build-tsan --output-on-failure -j "$(nproc)" \
-    -L "milter|e2e|integration|hostile|soak" -LE "package|unit" -E "^aws\.dynamodb"
+    -L "milter|e2e|integration|hostile|soak|tsan" -LE "package|unit" -E "^aws\.dynamodb"
 stage "reports (TSan)" sanitizer_logs build-tsan/sanitizer-logs
 stage "build (fuzz)" build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
     -DSESAME_FUZZ=ON -DSESAME_BENCH=OFF -DSESAME_FUZZ_SECONDS="${SESAME_FUZZ_SECONDS:-20}" -- --target fuzzers

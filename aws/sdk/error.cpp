@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 namespace sesame::aws {
@@ -63,8 +64,19 @@ void read_json(const std::string& body, AwsError& e)
 // per thread (libxml2's globals are), so it is set before each parse.
 void ignore_xml_error(void*, const char*, ...) {}
 
+// libxml2 2.9 makes its global state (the mutex guarding each thread's
+// globals) on first use, without a lock: two workers reading their first
+// error answer at once raced there (ThreadSanitizer, in the soak). Its
+// documented cure is xmlInitParser() once before any concurrent use.
+void xml_init()
+{
+    static std::once_flag once;
+    std::call_once(once, [] { xmlInitParser(); });
+}
+
 void read_xml(const std::string& body, AwsError& e)
 {
+    xml_init();
     xmlSetGenericErrorFunc(nullptr, ignore_xml_error);
     std::unique_ptr<xmlDoc, XmlDocFree> doc(xmlReadMemory(body.data(), static_cast<int>(body.size()), "error.xml",
                                                           nullptr,
