@@ -20,8 +20,8 @@
 #include <utility>
 #include <vector>
 
-#include "engine_test_support.hpp"
 #include "policy/engine/evaluate.hpp"
+#include "tests/unit/engine_test_support.hpp"
 
 namespace sesame::engine {
 namespace {

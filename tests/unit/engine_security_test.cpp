@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "engine_test_support.hpp"
 #include "policy/engine/address.hpp"
 #include "policy/engine/evaluate.hpp"
+#include "tests/unit/engine_test_support.hpp"
 
 namespace sesame::engine {
 // Named, not anonymous: the unit programs are unity builds, and
