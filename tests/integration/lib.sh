@@ -13,8 +13,13 @@
 # X-Mail-Args / X-Rcpt-Args pseudo headers.
 set -uo pipefail
 
+# e2e_free_port: a port on 127.0.0.1 for a listener of this test: free now,
+# and given to no other test in the last ten minutes (scripts/free_port.py:
+# tests run side by side, and a daemon binds its port seconds after it was
+# picked).
+E2E_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../scripts" && pwd)
 e2e_free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+    python3 "$E2E_SCRIPTS/free_port.py"
 }
 
 # e2e_wait_port PORT: until something accepts on 127.0.0.1:PORT (20 s at most).
@@ -178,7 +183,11 @@ anvil unix - - n - 1 anvil
 postlog unix-dgram n - n - 1 postlogd
 CF
     script -qec "postfix -c $d/conf check" /dev/null || { echo "postfix check failed" >&2; return 1; }
-    script -qec "postfix -c $d/conf start" /dev/null >/dev/null || { echo "postfix start failed" >&2; return 1; }
+    if ! script -qec "postfix -c $d/conf start" /dev/null >"$d/start.out" 2>&1; then
+        echo "postfix start failed:" >&2
+        tail -5 "$d/start.out" "$d/log/postfix.log" >&2 2>/dev/null
+        return 1
+    fi
     E2E_POSTFIX_CONF=$d/conf
     e2e_wait_port "$SMTP_PORT" && e2e_wait_port "$REINJECT_PORT"
 }
