@@ -162,7 +162,9 @@ touch "$E2E/postfix/log/postfix.log" && chown postfix "$E2E/postfix/log/postfix.
 # Sanitizer builds hold freed memory back (ASan's quarantine) and keep shadow
 # memory and access history (TSan) that grow by design: no memory check there.
 RSS_CHECK=1
-if ldd "$SESAME_MILTER" | grep -q -E 'lib(asan|tsan)\.'; then
+# (ldd's output read whole first: with pipefail, grep -q leaving early can
+# SIGPIPE ldd and turn a match into a failure.)
+if grep -q -E 'lib(asan|tsan)\.' <<<"$(ldd "$SESAME_MILTER")"; then
     RSS_CHECK=0
     echo "soak: a sanitizer build: resident memory is reported, not checked" >&2
 fi

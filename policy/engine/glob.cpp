@@ -207,7 +207,14 @@ std::optional<std::string> glob_error(std::string_view p)
         while (true) {
             if (k >= p.size()) return "unclosed '[' in pattern";
             if (p[k] == ']' && !first) break;
+            const bool at_start = first;
             first = false;
+            // "x-[:graph:]": glibc reads the '[' as the range's end until a
+            // member has matched, and then skips the rest taking
+            // "[:graph:]" as a class, so where the expression ends depends
+            // on the byte being matched. No postmaster means that.
+            if (p[k] == '-' && !at_start && k + 1 < p.size() && p[k + 1] == '[')
+                return "a range cannot end in '[' (write \\[ for the character)";
             if (p[k] == '[' && k + 1 < p.size() && (p[k + 1] == '=' || p[k + 1] == '.'))
                 return "equivalence classes and collating symbols are not supported";
             if (p[k] == '[' && k + 1 < p.size() && p[k + 1] == ':') {

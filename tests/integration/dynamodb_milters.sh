@@ -166,7 +166,7 @@ for m in a b; do
     grep -q '^policy: stale' <<<"$r" && grep -q 'failed since start' <<<"$r" &&
         ok "/readyz of milter $m: $r" || fail "/readyz of milter $m while dynalite is down: $r"
 done
-curl -s "http://127.0.0.1:${HTTP_PORT[a]}/metrics" | grep -q '^sesame_policy_refresh_ok 0$' &&
+grep -q '^sesame_policy_refresh_ok 0$' <<<"$(curl -s "http://127.0.0.1:${HTTP_PORT[a]}/metrics")" &&
     ok "/metrics: sesame_policy_refresh_ok 0" || fail "/metrics does not show the failing refresh"
 
 # A milter started while the store is away: up, deferring, not ready.

@@ -227,7 +227,7 @@ e2e_dump_open() {
     open=$(for p in "${E2E_SINK_PIDS[@]}"; do
         for fd in /proc/"$p"/fd/*; do readlink "$fd"; done
     done)
-    [ -n "$open" ] && realpath -- "$@" | grep -qxF -- "$open"
+    [ -n "$open" ] && grep -qxF -- "$open" <<<"$(realpath -- "$@")"  # not a pipe: pipefail
 }
 
 # e2e_wait_dump SINK GREP-PATTERN [COUNT]: until COUNT whole dumps in SINK

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "policy/engine/address.hpp"
+#include "policy/engine/glob.hpp"
 #include "tests/unit/test_text.hpp"
 
 namespace sesame::engine {
@@ -66,6 +67,21 @@ TEST(EngineFuzzRegressions, DomainLiteralWithControlBytes)
                                << show(c.want);
         EXPECT_EQ(normalize_sender(c.input).has_value(), c.want.has_value() && c.input.front() != '@');
     }
+}
+
+// fuzz.glob (CI, 2026-11-23): "[[:graph:]\xed----[:graph:]]*" was accepted,
+// and glob_match() said "l" does not match where fnmatch() says it does:
+// glibc reads "-[" as a range ending in '[' only until a member matched.
+// Such a range is refused now; an escaped '[' as a range's end is not.
+TEST(EngineFuzzRegressions, ARangeEndingInABracketIsRefused)
+{
+    for (const char* p : {"[[:graph:]\xed----[:graph:]]*", "*@[lz----[:graph:]]", "*@[a-[]x", "*@[--[]x"}) {
+        const std::optional<std::string> error = glob_error(p);
+        ASSERT_TRUE(error.has_value()) << p;
+        EXPECT_EQ(*error, "a range cannot end in '[' (write \\[ for the character)") << p;
+    }
+    for (const char* p : {"*@[a-\\[]x", "*@[-[:alpha:]]x", "*@[[:alpha:]-]x", "*@[a-z]x"})
+        EXPECT_EQ(glob_error(p), std::nullopt) << p;
 }
 
 }  // namespace
