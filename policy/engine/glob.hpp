@@ -9,8 +9,9 @@
 //
 // glob_error() is stricter: it refuses what a postmaster almost certainly
 // did not mean (an unclosed '[', a trailing backslash, blanks, an unknown
-// class, a pattern with neither '@' nor '*'). Patterns that reach the store
-// some other way still match as fnmatch would. Pure functions.
+// class, a pattern with neither '@' nor '*', a range ending in '['). Patterns
+// that reach the store some other way still match as fnmatch would, but for
+// such a range (glibc reads it two ways). Pure functions.
 #pragma once
 
 #include <optional>
